@@ -1,0 +1,3 @@
+module github.com/tearline/tearline
+
+go 1.26.0

@@ -93,36 +93,36 @@ type PutResult struct {
 	DateAdded time.Time // set when Status is Added
 }
 
-// VersionMatch selects which versions of each object a query returns.
-type VersionMatch int
+// VersionFilter selects which versions of each object a query returns, as
+// TAXII 2.1 match[version] does: the values are alternatives (OR). A filter
+// with nothing set means Last for Objects and every version for
+// DeleteObjects, the TAXII defaults.
+type VersionFilter struct {
+	First bool        // the oldest version of each object
+	Last  bool        // the newest version of each object
+	All   bool        // every version
+	Exact []time.Time // versions with exactly these timestamps
+}
 
-const (
-	// LastVersion returns the newest version of each object (the TAXII default).
-	LastVersion VersionMatch = iota
-	// FirstVersion returns the oldest version of each object.
-	FirstVersion
-	// AllVersions returns every version.
-	AllVersions
-)
+// IsZero reports whether the filter selects nothing explicitly.
+func (f VersionFilter) IsZero() bool {
+	return !f.First && !f.Last && !f.All && len(f.Exact) == 0
+}
 
 // ObjectQuery is a TAXII 2.1 style filter over one collection's object
 // versions. Within a field the values are alternatives (OR); fields combine
 // with AND. Empty fields do not filter.
+//
+// Versions are compared by their effective version (see
+// StoredObject.EffectiveVersion): first and last are the oldest and newest of
+// each object's versions in the collection.
 type ObjectQuery struct {
 	Collection string // collection id or alias; required
 
 	IDs          []string
 	Types        []string
 	SpecVersions []string
-
-	// Versions selects by keyword: LastVersion, FirstVersion or AllVersions.
-	// Exact, when not empty, additionally keeps only the listed version
-	// timestamps and is combined with the keyword as TAXII 2.1 describes
-	// (match[version]=first,2020-01-01T...: the first or that version).
-	Versions VersionMatch
-	Exact    []time.Time
-	// ExactOnly, when set with Exact, returns only exact matches (no keyword).
-	ExactOnly bool
+	Version      VersionFilter
 
 	// AddedAfter keeps versions whose DateAdded is strictly later.
 	AddedAfter time.Time

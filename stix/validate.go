@@ -1,0 +1,492 @@
+package stix
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Problem is one rule an object breaks.
+type Problem struct {
+	// Rule names the rule broken, in a stable kebab-case form that tests and
+	// operators can rely on (for example "timestamp-precision").
+	Rule string
+	// Path is the JSON path within the object, such as
+	// "$.kill_chain_phases[0].phase_name".
+	Path string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("%s at %s: %s", p.Rule, p.Path, p.Msg)
+}
+
+// checker accumulates problems while walking one object.
+type checker struct {
+	problems []Problem
+}
+
+func (c *checker) add(rule, path, format string, args ...any) {
+	c.problems = append(c.problems, Problem{Rule: rule, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// class is the STIX family an object type belongs to.
+type class uint8
+
+const (
+	classSDO class = iota + 1
+	classSRO
+	classSCO
+	classMeta // marking-definition, language-content, extension-definition
+)
+
+// propKind is how a property's value must look.
+type propKind uint8
+
+const (
+	kString propKind = iota + 1
+	kTimestamp
+	kInteger
+	kFloat
+	kBoolean
+	kIdentifier
+	kBinary
+	kHex
+	kHashes
+	kDict
+	kList
+	kObject // an embedded object with its own spec
+	kKillChain
+	kExternalRef
+	kAny
+)
+
+// prop describes one property.
+type prop struct {
+	kind  propKind
+	elem  *prop    // for kList
+	refs  []string // for kIdentifier: allowed target types; nil means any
+	enum  []string // for kString: closed vocabulary (the spec's MUST enums)
+	min   float64
+	max   float64
+	bound bool // min/max apply
+	sub   *objSpec
+	// nonEmpty lists must hold at least one element.
+	nonEmpty bool
+}
+
+// objSpec describes an object, a type's or an embedded one's.
+type objSpec struct {
+	required []string
+	props    map[string]*prop
+	// extra checks rules that span several properties.
+	extra func(c *checker, v *Value)
+}
+
+// typeSpec describes a STIX object type.
+type typeSpec struct {
+	class class
+	spec  objSpec
+	// idContrib lists the properties that make up a cyber-observable's
+	// deterministic UUIDv5 identifier, in the spec's order.
+	idContrib []string
+}
+
+// Constructors keep the type tables readable.
+var (
+	pString    = &prop{kind: kString}
+	pTimestamp = &prop{kind: kTimestamp}
+	pInteger   = &prop{kind: kInteger}
+	pFloat     = &prop{kind: kFloat}
+	pBoolean   = &prop{kind: kBoolean}
+	pBinary    = &prop{kind: kBinary}
+	pHex       = &prop{kind: kHex}
+	pHashes    = &prop{kind: kHashes}
+	pDict      = &prop{kind: kDict}
+	pAny       = &prop{kind: kAny}
+	pStrings   = listOf(pString)
+	pKillChain = &prop{kind: kList, elem: &prop{kind: kKillChain}}
+	pExtRefs   = &prop{kind: kList, elem: &prop{kind: kExternalRef}}
+)
+
+func ref(types ...string) *prop     { return &prop{kind: kIdentifier, refs: types} }
+func refs(types ...string) *prop    { return listOf(ref(types...)) }
+func listOf(p *prop) *prop          { return &prop{kind: kList, elem: p} }
+func nonEmpty(p *prop) *prop        { q := *p; q.nonEmpty = true; return &q }
+func enum(values ...string) *prop   { return &prop{kind: kString, enum: values} }
+func object(spec *objSpec) *prop    { return &prop{kind: kObject, sub: spec} }
+func intRange(lo, hi float64) *prop { return &prop{kind: kInteger, min: lo, max: hi, bound: true} }
+func floatRange(lo, hi float64) *prop {
+	return &prop{kind: kFloat, min: lo, max: hi, bound: true}
+}
+
+var (
+	idPattern        = regexp.MustCompile(`^([a-z0-9][a-z0-9-]*[a-z0-9])--([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$`)
+	typeNamePattern  = regexp.MustCompile(`^[a-z0-9-]{3,250}$`)
+	propNamePattern  = regexp.MustCompile(`^[a-zA-Z0-9_]{3,250}$`)
+	timestampPattern = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.(\d+))?Z$`)
+	hexPattern       = regexp.MustCompile(`^([0-9a-fA-F]{2})*$`)
+	extensionIDRe    = regexp.MustCompile(`^extension-definition--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
+
+// ParseTimestamp parses a STIX timestamp: RFC 3339 in UTC with the Z
+// designator and an optional fraction of a second of at most nanosecond
+// precision. It returns the time and the number of fractional digits.
+func ParseTimestamp(s string) (time.Time, int, error) {
+	m := timestampPattern.FindStringSubmatch(s)
+	if m == nil {
+		return time.Time{}, 0, fmt.Errorf("%q is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.sss]Z, in UTC)", s)
+	}
+	digits := len(m[8])
+	if digits > 9 {
+		return time.Time{}, digits, fmt.Errorf("%q has more than nanosecond precision", s)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, digits, fmt.Errorf("%q is not a valid date and time", s)
+	}
+	// time.Parse accepts a leap second "60" by normalising; STIX does not.
+	if m[6] == "60" {
+		return time.Time{}, digits, fmt.Errorf("%q has second 60", s)
+	}
+	return t, digits, nil
+}
+
+// FormatTimestamp writes t as a STIX timestamp with millisecond precision or
+// finer, as the spec requires for created and modified.
+func FormatTimestamp(t time.Time) string {
+	t = t.UTC()
+	ns := t.Nanosecond()
+	switch {
+	case ns%1e6 == 0:
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case ns%1e3 == 0:
+		return t.Format("2006-01-02T15:04:05.000000Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000000000Z")
+}
+
+// checkIdentifier validates an identifier and returns its type part.
+func checkIdentifier(c *checker, path, id string) (string, bool) {
+	m := idPattern.FindStringSubmatch(id)
+	if m == nil {
+		c.add("identifier-format", path, "%q is not a STIX identifier (object-type--UUID)", id)
+		return "", false
+	}
+	u := strings.ToLower(m[2])
+	// RFC 4122: variant bits 10xx, version 1 to 5.
+	version := u[14]
+	variant := u[19]
+	if version < '1' || version > '5' {
+		c.add("identifier-uuid-version", path, "%q has UUID version %c; RFC 4122 UUIDs have version 1 to 5 (use version 4, or 5 for cyber-observables)", id, version)
+		return m[1], false
+	}
+	if !strings.ContainsRune("89ab", rune(variant)) {
+		c.add("identifier-uuid-variant", path, "%q is not an RFC 4122 UUID (variant nibble %c)", id, variant)
+		return m[1], false
+	}
+	return m[1], true
+}
+
+func (c *checker) value(path string, p *prop, v *Value) {
+	switch p.kind {
+	case kAny:
+	case kString:
+		if v.Kind != String {
+			c.add("property-type", path, "must be a string, not %s", v.Kind)
+			return
+		}
+		if p.enum != nil && !contains(p.enum, v.Str) {
+			c.add("vocabulary", path, "%q is not one of %s", v.Str, strings.Join(p.enum, ", "))
+		}
+	case kTimestamp:
+		if v.Kind != String {
+			c.add("property-type", path, "must be a timestamp string, not %s", v.Kind)
+			return
+		}
+		if _, _, err := ParseTimestamp(v.Str); err != nil {
+			c.add("timestamp-format", path, "%v", err)
+		}
+	case kInteger:
+		if v.Kind != Number {
+			c.add("property-type", path, "must be an integer, not %s", v.Kind)
+			return
+		}
+		f, err := strconv.ParseFloat(v.Str, 64)
+		if err != nil || f != math.Trunc(f) || strings.ContainsAny(v.Str, ".eE") && f != math.Trunc(f) {
+			c.add("property-type", path, "must be an integer, not %s", v.Str)
+			return
+		}
+		if p.bound && (f < p.min || f > p.max) {
+			c.add("value-range", path, "%s is outside %v..%v", v.Str, p.min, p.max)
+		}
+	case kFloat:
+		if v.Kind != Number {
+			c.add("property-type", path, "must be a number, not %s", v.Kind)
+			return
+		}
+		f, _ := strconv.ParseFloat(v.Str, 64)
+		if p.bound && (f < p.min || f > p.max) {
+			c.add("value-range", path, "%s is outside %v..%v", v.Str, p.min, p.max)
+		}
+	case kBoolean:
+		if v.Kind != Bool {
+			c.add("property-type", path, "must be true or false, not %s", v.Kind)
+		}
+	case kIdentifier:
+		if v.Kind != String {
+			c.add("property-type", path, "must be an identifier string, not %s", v.Kind)
+			return
+		}
+		typ, ok := checkIdentifier(c, path, v.Str)
+		if ok && p.refs != nil && !refAllowed(p.refs, typ) {
+			c.add("reference-type", path, "refers to a %s; it must refer to %s", typ, describeRefs(p.refs))
+		}
+	case kBinary:
+		if v.Kind != String {
+			c.add("property-type", path, "must be a base64 string, not %s", v.Kind)
+			return
+		}
+		if !validBase64(v.Str) {
+			c.add("binary-format", path, "is not valid base64")
+		}
+	case kHex:
+		if v.Kind != String {
+			c.add("property-type", path, "must be a hex string, not %s", v.Kind)
+			return
+		}
+		if !hexPattern.MatchString(v.Str) {
+			c.add("hex-format", path, "%q is not an even-length hexadecimal string", v.Str)
+		}
+	case kHashes:
+		c.hashes(path, v)
+	case kDict:
+		if v.Kind != Object {
+			c.add("property-type", path, "must be a dictionary (JSON object), not %s", v.Kind)
+			return
+		}
+		for _, m := range v.Obj {
+			if len(m.Key) > 250 {
+				c.add("dictionary-key", path, "key longer than 250 characters")
+			}
+		}
+	case kList:
+		if v.Kind != Array {
+			c.add("property-type", path, "must be a list, not %s", v.Kind)
+			return
+		}
+		if len(v.Arr) == 0 {
+			// STIX 2.1: lists MUST NOT be empty when present.
+			c.add("empty-list", path, "lists must not be empty; omit the property instead")
+			return
+		}
+		for i := range v.Arr {
+			c.value(fmt.Sprintf("%s[%d]", path, i), p.elem, &v.Arr[i])
+		}
+	case kObject:
+		if v.Kind != Object {
+			c.add("property-type", path, "must be an object, not %s", v.Kind)
+			return
+		}
+		c.object(path, p.sub, v, false)
+	case kKillChain:
+		c.object(path, killChainSpec, v, false)
+	case kExternalRef:
+		c.object(path, externalRefSpec, v, false)
+	}
+}
+
+// object checks v against spec. With custom set, properties that the spec
+// does not name are allowed as custom properties (top level of an object).
+func (c *checker) object(path string, spec *objSpec, v *Value, custom bool) {
+	if v.Kind != Object {
+		c.add("property-type", path, "must be an object, not %s", v.Kind)
+		return
+	}
+	for _, name := range spec.required {
+		if _, ok := v.Get(name); !ok {
+			c.add("required-property", path+"."+name, "required property %q is missing", name)
+		}
+	}
+	for i := range v.Obj {
+		m := &v.Obj[i]
+		p, known := spec.props[m.Key]
+		if !known {
+			if !propNamePattern.MatchString(m.Key) {
+				c.add("property-name", path+"."+m.Key, "property names must be 3 to 250 characters of a-z, A-Z, 0-9 and _")
+			}
+			continue
+		}
+		c.value(path+"."+m.Key, p, &m.Value)
+	}
+	if spec.extra != nil {
+		spec.extra(c, v)
+	}
+}
+
+func (c *checker) hashes(path string, v *Value) {
+	if v.Kind != Object {
+		c.add("property-type", path, "must be a dictionary of hashes, not %s", v.Kind)
+		return
+	}
+	if len(v.Obj) == 0 {
+		c.add("empty-dictionary", path, "hashes must hold at least one hash")
+	}
+	for _, m := range v.Obj {
+		p := path + "." + m.Key
+		if len(m.Key) > 250 {
+			c.add("dictionary-key", p, "hash algorithm name longer than 250 characters")
+		}
+		if m.Value.Kind != String {
+			c.add("property-type", p, "hash values must be strings, not %s", m.Value.Kind)
+			continue
+		}
+		if n, ok := hashHexLen[m.Key]; ok {
+			if len(m.Value.Str) != n || !hexPattern.MatchString(m.Value.Str) {
+				c.add("hash-value", p, "a %s hash is %d hexadecimal digits; got %q", m.Key, n, m.Value.Str)
+			}
+		}
+	}
+}
+
+var hashHexLen = map[string]int{
+	"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-512": 128,
+	"SHA3-256": 64, "SHA3-512": 128,
+}
+
+func validBase64(s string) bool {
+	if len(s)%4 != 0 {
+		return false
+	}
+	pad := 0
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch >= 'A' && ch <= 'Z', ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '+', ch == '/':
+			if pad > 0 {
+				return false
+			}
+		case ch == '=':
+			pad++
+			if pad > 2 || i < len(s)-2 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Reference classes usable in ref lists.
+const (
+	refSDO = "<SDO>"
+	refSCO = "<SCO>"
+	refAny = "<any>"
+)
+
+func refAllowed(allowed []string, typ string) bool {
+	for _, a := range allowed {
+		switch a {
+		case typ, refAny:
+			return true
+		case refSDO:
+			if ts, ok := types[typ]; ok && ts.class == classSDO {
+				return true
+			}
+			if _, ok := types[typ]; !ok && typ != "bundle" {
+				return true // a custom object may be an SDO
+			}
+		case refSCO:
+			if ts, ok := types[typ]; ok && ts.class == classSCO {
+				return true
+			}
+			if _, ok := types[typ]; !ok && typ != "bundle" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func describeRefs(allowed []string) string {
+	var parts []string
+	for _, a := range allowed {
+		switch a {
+		case refSDO:
+			parts = append(parts, "a domain object")
+		case refSCO:
+			parts = append(parts, "a cyber-observable")
+		default:
+			parts = append(parts, a)
+		}
+	}
+	return strings.Join(parts, " or ")
+}
+
+// timeOrder reports a problem when the timestamp at later is before the one
+// at earlier (both optional). strict requires later > earlier.
+func timeOrder(c *checker, v *Value, earlier, later string, strict bool) {
+	a, ok1 := v.Get(earlier)
+	b, ok2 := v.Get(later)
+	if !ok1 || !ok2 || a.Kind != String || b.Kind != String {
+		return
+	}
+	ta, _, err1 := ParseTimestamp(a.Str)
+	tb, _, err2 := ParseTimestamp(b.Str)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	if strict && !tb.After(ta) {
+		c.add("timestamp-order", "$."+later, "%s (%s) must be later than %s (%s)", later, b.Str, earlier, a.Str)
+	} else if tb.Before(ta) {
+		c.add("timestamp-order", "$."+later, "%s (%s) must not be earlier than %s (%s)", later, b.Str, earlier, a.Str)
+	}
+}
+
+// requireOneOf reports when none of names is present.
+func requireOneOf(c *checker, v *Value, path string, names ...string) {
+	for _, n := range names {
+		if _, ok := v.Get(n); ok {
+			return
+		}
+	}
+	c.add("required-property", path, "at least one of %s must be present", strings.Join(names, ", "))
+}
+
+// mutuallyExclusive reports when more than one of names is present.
+func mutuallyExclusive(c *checker, v *Value, path string, names ...string) {
+	var present []string
+	for _, n := range names {
+		if _, ok := v.Get(n); ok {
+			present = append(present, n)
+		}
+	}
+	if len(present) > 1 {
+		c.add("mutually-exclusive", path, "%s must not be present together", strings.Join(present, " and "))
+	}
+}
+
+// dependsOn reports when prop is present without each of needs.
+func dependsOn(c *checker, v *Value, prop string, needs ...string) {
+	if _, ok := v.Get(prop); !ok {
+		return
+	}
+	for _, n := range needs {
+		if _, ok := v.Get(n); !ok {
+			c.add("dependent-property", "$."+prop, "%s requires %s to be present", prop, n)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+// Package sqlite stores a node's objects in an embedded SQLite database, the
+// default for a node: one file, no server.
+//
+// It implements tearline.ObjectStore natively (SQL written for SQLite, write
+// transactions taken with BEGIN IMMEDIATE, WAL journal with full fsync on
+// commit). It owns the database schema and its migrations; it MUST NOT
+// interpret STIX content beyond the fields tearline.Object exposes.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/tearline/tearline"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a SQLite-backed tearline.ObjectStore.
+type Store struct {
+	db   *sql.DB
+	path string
+	now  func() time.Time
+}
+
+var _ tearline.ObjectStore = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Set("_txlock", "immediate")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// SetClock replaces the wall clock used for DateAdded and Created; for tests.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with its number", base)
+		}
+		if err := s.applyMigration(ctx, n, name); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, n int, name string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var applied int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, n).Scan(&applied); err != nil {
+		return err
+	}
+	if applied > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`, n, s.now().UnixMicro()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// SchemaVersion reports the newest migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// Backup writes a consistent copy of the database to dest, which must not
+// exist, while the store stays in use.
+func (s *Store) Backup(ctx context.Context, dest string) error {
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
+		return fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	return nil
+}
+
+func newUUID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = (u[6] & 0x0f) | 0x40
+	u[8] = (u[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// CreateCollection adds a collection. An empty ID gets a random UUID.
+func (s *Store) CreateCollection(ctx context.Context, c tearline.Collection) (tearline.Collection, error) {
+	if c.Alias == "" {
+		return c, fmt.Errorf("create collection: alias is required: %w", tearline.ErrInvalid)
+	}
+	if c.ID == "" {
+		c.ID = newUUID()
+	}
+	if c.Title == "" {
+		c.Title = c.Alias
+	}
+	if c.Created.IsZero() {
+		c.Created = s.now().UTC().Truncate(time.Microsecond)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO collections (id, alias, title, description, created) VALUES (?, ?, ?, ?, ?)`,
+		c.ID, c.Alias, c.Title, c.Description, c.Created.UnixMicro())
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
+		return c, fmt.Errorf("create collection %q: %w", c.Alias, tearline.ErrExists)
+	}
+	if err != nil {
+		return c, fmt.Errorf("create collection %q: %w", c.Alias, err)
+	}
+	return c, nil
+}
+
+const collectionColumns = `seq, id, alias, title, description, created`
+
+func scanCollection(sc interface{ Scan(...any) error }) (int64, tearline.Collection, error) {
+	var c tearline.Collection
+	var seq, created int64
+	err := sc.Scan(&seq, &c.ID, &c.Alias, &c.Title, &c.Description, &created)
+	c.Created = time.UnixMicro(created).UTC()
+	return seq, c, err
+}
+
+// Collections lists every collection.
+func (s *Store) Collections(ctx context.Context) ([]tearline.Collection, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+collectionColumns+` FROM collections ORDER BY created, alias`)
+	if err != nil {
+		return nil, fmt.Errorf("list collections: %w", err)
+	}
+	defer rows.Close()
+	var out []tearline.Collection
+	for rows.Next() {
+		_, c, err := scanCollection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list collections: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Collection finds a collection by id or alias.
+func (s *Store) Collection(ctx context.Context, idOrAlias string) (tearline.Collection, error) {
+	_, c, err := s.collection(ctx, s.db, idOrAlias)
+	return c, err
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) collection(ctx context.Context, q querier, idOrAlias string) (int64, tearline.Collection, error) {
+	seq, c, err := scanCollection(q.QueryRowContext(ctx,
+		`SELECT `+collectionColumns+` FROM collections WHERE id = ? OR alias = ? LIMIT 1`, idOrAlias, idOrAlias))
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, c, fmt.Errorf("collection %q: %w", idOrAlias, tearline.ErrNotFound)
+	}
+	if err != nil {
+		return 0, c, fmt.Errorf("collection %q: %w", idOrAlias, err)
+	}
+	return seq, c, nil
+}

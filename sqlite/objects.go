@@ -12,6 +12,13 @@ import (
 	"github.com/tearline/tearline"
 )
 
+// insertChunk is the number of rows per multi-row INSERT: large enough that
+// statement overhead vanishes, small enough to stay far below SQLite's
+// limit on bound parameters.
+const insertChunk = 256
+
+const insertColumns = 9
+
 // PutObjects writes a batch of object versions in one transaction.
 func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
 	results := make([]tearline.PutResult, len(objs))
@@ -28,58 +35,106 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	if err := tx.QueryRowContext(ctx, `SELECT last FROM clock`).Scan(&last); err != nil {
 		return nil, fmt.Errorf("put objects: read clock: %w", err)
 	}
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO objects
-		(date_added, collection, object_id, version, versioned, type, spec_version, hash, content)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, object_id, version) DO NOTHING`)
-	if err != nil {
-		return nil, fmt.Errorf("put objects: %w", err)
-	}
-	defer insert.Close()
-	hashAt, err := tx.PrepareContext(ctx, `SELECT hash FROM objects WHERE collection = ? AND object_id = ? AND version = ?`)
-	if err != nil {
-		return nil, fmt.Errorf("put objects: %w", err)
-	}
-	defer hashAt.Close()
-	sameHash, err := tx.PrepareContext(ctx, `SELECT count(*) FROM objects WHERE collection = ? AND object_id = ? AND hash = ?`)
-	if err != nil {
-		return nil, fmt.Errorf("put objects: %w", err)
-	}
-	defer sameHash.Close()
 
+	// Unversioned objects (observables) are the same version when their
+	// content is: look up the hashes already stored for their ids.
+	present, err := unversionedPresent(ctx, tx, coll, objs)
+	if err != nil {
+		return nil, fmt.Errorf("put objects: %w", err)
+	}
+
+	type row struct {
+		i       int
+		added   int64
+		version int64
+	}
+	rows := make([]row, 0, len(objs))
 	now := s.now().UnixMicro()
 	for i, o := range objs {
 		if !o.Versioned() {
-			var n int
-			if err := sameHash.QueryRowContext(ctx, coll, o.ID, o.Hash[:]).Scan(&n); err != nil {
-				return nil, fmt.Errorf("put objects: object %d: %w", i, err)
-			}
-			if n > 0 {
+			k := idHash{o.ID, o.Hash}
+			if present[k] {
 				results[i].Status = tearline.Present
 				continue
 			}
+			present[k] = true // a later copy in this batch is present
 		}
-		added := max(now, last+1)
+		last = max(now, last+1)
 		version := o.Version.UnixNano()
 		if !o.Versioned() {
-			version = added * 1000
+			version = last * 1000
 		}
-		res, err := insert.ExecContext(ctx, added, coll, o.ID, version, o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON)
+		rows = append(rows, row{i: i, added: last, version: version})
+	}
+
+	var stmts [insertChunk + 1]*sql.Stmt
+	defer func() {
+		for _, st := range stmts {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	inserted := make(map[int64]bool, len(rows))
+	args := make([]any, 0, insertChunk*insertColumns)
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		st := stmts[len(chunk)]
+		if st == nil {
+			st, err = tx.PrepareContext(ctx, insertSQL(len(chunk)))
+			if err != nil {
+				return nil, fmt.Errorf("put objects: %w", err)
+			}
+			stmts[len(chunk)] = st
+		}
+		args = args[:0]
+		for _, r := range chunk {
+			o := objs[r.i]
+			args = append(args, r.added, coll, o.ID, r.version, o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON)
+		}
+		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
-			return nil, fmt.Errorf("put objects: object %d (%s): %w", i, o.ID, err)
+			return nil, fmt.Errorf("put objects: insert: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			last = added
-			results[i] = tearline.PutResult{Status: tearline.Added, DateAdded: time.UnixMicro(added).UTC()}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("put objects: insert: %w", err)
+		}
+		if int(n) == len(chunk) {
+			for _, r := range chunk {
+				inserted[r.added] = true
+			}
 			continue
 		}
+		// Some rows hit a version already taken; find which went in.
+		if err := insertedAmong(ctx, tx, chunk[0].added, chunk[len(chunk)-1].added, inserted); err != nil {
+			return nil, fmt.Errorf("put objects: insert: %w", err)
+		}
+	}
+
+	var hashAt *sql.Stmt
+	for _, r := range rows {
+		if inserted[r.added] {
+			results[r.i] = tearline.PutResult{Status: tearline.Added, DateAdded: time.UnixMicro(r.added).UTC()}
+			continue
+		}
+		// The version is taken: by the same content, or by other content.
+		if hashAt == nil {
+			hashAt, err = tx.PrepareContext(ctx, `SELECT hash FROM objects WHERE collection = ? AND object_id = ? AND version = ?`)
+			if err != nil {
+				return nil, fmt.Errorf("put objects: %w", err)
+			}
+			defer hashAt.Close()
+		}
+		o := objs[r.i]
 		var stored []byte
-		if err := hashAt.QueryRowContext(ctx, coll, o.ID, version).Scan(&stored); err != nil {
-			return nil, fmt.Errorf("put objects: object %d (%s): %w", i, o.ID, err)
+		if err := hashAt.QueryRowContext(ctx, coll, o.ID, r.version).Scan(&stored); err != nil {
+			return nil, fmt.Errorf("put objects: object %d (%s): %w", r.i, o.ID, err)
 		}
 		if bytes.Equal(stored, o.Hash[:]) {
-			results[i].Status = tearline.Present
+			results[r.i].Status = tearline.Present
 		} else {
-			results[i].Status = tearline.Conflict
+			results[r.i].Status = tearline.Conflict
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE clock SET last = ?`, last); err != nil {
@@ -89,6 +144,79 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		return nil, fmt.Errorf("put objects: commit: %w", err)
 	}
 	return results, nil
+}
+
+func insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO objects (date_added, collection, object_id, version, versioned, type, spec_version, hash, content) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+	}
+	b.WriteString(` ON CONFLICT (collection, object_id, version) DO NOTHING`)
+	return b.String()
+}
+
+// insertedAmong marks the date_added values in [from, to] that are stored:
+// within one write transaction, exactly the rows this batch inserted.
+func insertedAmong(ctx context.Context, tx *sql.Tx, from, to int64, inserted map[int64]bool) error {
+	rows, err := tx.QueryContext(ctx, `SELECT date_added FROM objects WHERE date_added BETWEEN ? AND ?`, from, to)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var added int64
+		if err := rows.Scan(&added); err != nil {
+			return err
+		}
+		inserted[added] = true
+	}
+	return rows.Err()
+}
+
+type idHash struct {
+	id   string
+	hash [32]byte
+}
+
+// unversionedPresent returns which (id, hash) pairs of the batch's
+// unversioned objects are already stored in the collection.
+func unversionedPresent(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearline.Object) (map[idHash]bool, error) {
+	present := make(map[idHash]bool)
+	var ids []any
+	seen := make(map[string]bool)
+	for _, o := range objs {
+		if !o.Versioned() && !seen[o.ID] {
+			seen[o.ID] = true
+			ids = append(ids, o.ID)
+		}
+	}
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		rows, err := tx.QueryContext(ctx, `SELECT object_id, hash FROM objects WHERE collection = ? AND object_id IN (?`+
+			strings.Repeat(`,?`, len(chunk)-1)+`)`, append([]any{coll}, chunk...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k idHash
+			var h []byte
+			if err := rows.Scan(&k.id, &h); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			copy(k.hash[:], h)
+			present[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return present, nil
 }
 
 // where builds the filter shared by Objects and DeleteObjects.

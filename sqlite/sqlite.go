@@ -34,6 +34,8 @@ type Store struct {
 	db   *sql.DB
 	path string
 	now  func() time.Time
+
+	stop, stopped chan struct{}
 }
 
 var _ tearline.ObjectStore = (*Store)(nil)
@@ -47,24 +49,73 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_synchronous", "FULL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
+	// A 64 MiB page cache keeps the id index of a large node in memory
+	// during bulk ingest; SQLite's default is 2 MiB.
+	q.Set("_cache_size", "-65536")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now}
+	s := &Store{db: db, path: path, now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	go s.checkpointer()
 	return s, nil
+}
+
+// driverName registers the driver with the per-connection settings that the
+// DSN cannot carry.
+const driverName = "tearline-sqlite3"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		// Checkpoints run in the background (see checkpointer) rather
+		// than inside the commit that crosses the WAL size threshold, so
+		// that a bulk import does not stall on them.
+		_, err := c.Exec(`PRAGMA wal_autocheckpoint = 0`, nil)
+		return err
+	}})
+}
+
+// checkpointInterval is how often the WAL is copied back into the database
+// file. A passive checkpoint never blocks readers or the writer.
+const checkpointInterval = time.Second
+
+func (s *Store) checkpointer() {
+	defer close(s.stopped)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			// A failed passive checkpoint is retried on the next tick;
+			// the data is safe in the WAL meanwhile.
+			s.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // SetClock replaces the wall clock used for DateAdded and Created; for tests.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close checkpoints the WAL into the database file and closes it.
+func (s *Store) Close() error {
+	close(s.stop)
+	<-s.stopped
+	_, cerr := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return fmt.Errorf("close sqlite %s: checkpoint: %w", s.path, cerr)
+	}
+	return nil
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (

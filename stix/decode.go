@@ -132,6 +132,10 @@ func (d *Decoder) topLevel() ([]byte, bool, error) {
 	d.readByte() // {
 	tee := append(make([]byte, 0, 1024), '{')
 	d.bundle = bundleState{start: start}
+	// tooLarge is set once the object outgrows the limit: its remaining
+	// members are read to find its end (or its objects list, if it is a
+	// bundle) without being kept.
+	tooLarge := false
 	first := true
 	for {
 		c, err := d.peekNonSpace()
@@ -149,6 +153,12 @@ func (d *Decoder) topLevel() ([]byte, bool, error) {
 				if d.bundle.sawObject {
 					return nil, true, d.checkBundle()
 				}
+				if tooLarge || len(tee) > d.maxSize {
+					oe := &ObjectError{Index: d.index, Problems: []Problem{{Rule: "object-too-large", Path: "$",
+						Msg: fmt.Sprintf("object at byte %d is larger than the %d-byte limit", start, d.maxSize)}}}
+					d.index++
+					return nil, false, oe
+				}
 				return tee, false, nil
 			}
 			if c != ',' {
@@ -161,6 +171,9 @@ func (d *Decoder) topLevel() ([]byte, bool, error) {
 			}
 		}
 		first = false
+		if tooLarge {
+			tee = tee[:0] // keep only the member being read
+		}
 		keyStart := len(tee)
 		tee, err = d.readRaw(tee, d.maxSize)
 		if err != nil {
@@ -188,7 +201,17 @@ func (d *Decoder) topLevel() ([]byte, bool, error) {
 			return nil, true, nil
 		}
 		valStart := len(tee)
-		tee, err = d.readRaw(tee, d.maxSize)
+		budget := max(d.maxSize-len(tee), 0) // what is left for the object
+		if tooLarge {
+			budget = 0 // skip the value without copying it
+			if key == "type" || key == "id" {
+				budget = d.maxSize
+			}
+		}
+		tee, err = d.readRaw(tee, budget)
+		if err == errTooLarge {
+			tooLarge, err = true, nil
+		}
 		if err != nil {
 			return nil, false, d.rawError(err, start)
 		}
@@ -362,9 +385,13 @@ func (d *Decoder) readRaw(dst []byte, max int) ([]byte, error) {
 	escaped := false
 	base := len(dst)
 	tooLarge := max == 0
+	// read counts the bytes of the value consumed so far. It, not
+	// len(dst), says whether a value has started: past the limit nothing
+	// is copied, and a scalar may arrive split across reads.
+	read := 0
 	for {
 		if _, err := d.r.Peek(1); err != nil {
-			if err == io.EOF && depth == 0 && !inString && len(dst) > base {
+			if err == io.EOF && depth == 0 && !inString && read > 0 {
 				return dst, nil // a scalar at the very end
 			}
 			return dst, err
@@ -408,7 +435,7 @@ func (d *Decoder) readRaw(dst []byte, max int) ([]byte, error) {
 			case ',', ':', ' ', '\t', '\n', '\r':
 				if depth == 0 {
 					// End of a scalar value, not part of it.
-					if i == 0 && len(dst) == base {
+					if i == 0 && read == 0 {
 						return dst, &InputError{Offset: d.offset, Msg: fmt.Sprintf("expected a value, found %q", c)}
 					}
 					if !tooLarge {
@@ -439,6 +466,7 @@ func (d *Decoder) readRaw(dst []byte, max int) ([]byte, error) {
 		}
 		d.r.Discard(take)
 		d.offset += int64(take)
+		read += take
 		if end >= 0 {
 			if tooLarge {
 				return dst, errTooLarge

@@ -130,7 +130,7 @@ func Validate(v *Value) []Problem {
 		c.add("object-type", "$.type", "a bundle cannot be stored as an object; import its objects")
 		return c.problems
 	}
-	if !typeNamePattern.MatchString(typ) || strings.HasPrefix(typ, "-") || strings.Contains(typ, "--") {
+	if !validTypeName(typ, 3) {
 		c.add("type-name", "$.type", "%q is not a valid type name (3 to 250 characters of a-z, 0-9 and -)", typ)
 		return c.problems
 	}

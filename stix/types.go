@@ -111,7 +111,7 @@ func req(names ...string) []string { return names }
 func seen(c *checker, v *Value) { timeOrder(c, v, "first_seen", "last_seen", false) }
 
 var (
-	macPattern  = regexp.MustCompile(`^[0-9a-f]{2}(:[0-9a-f]{2}){5}(:[0-9a-f]{2}){2}?$`)
+	macPattern  = regexp.MustCompile(`^[0-9a-f]{2}(:[0-9a-f]{2}){5}((:[0-9a-f]{2}){2})?$`)
 	scoObjRefs  = []string{refSCO}
 	addressRefs = []string{"ipv4-addr", "ipv6-addr", "mac-addr", "domain-name"}
 )
@@ -326,7 +326,7 @@ var types = map[string]*typeSpec{
 			"start_time", pTimestamp, "stop_time", pTimestamp),
 		extra: func(c *checker, v *Value) {
 			timeOrder(c, v, "start_time", "stop_time", true)
-			if rt, ok := v.Get("relationship_type"); ok && rt.Kind == String && !vocabName.MatchString(rt.Str) {
+			if rt, ok := v.Get("relationship_type"); ok && rt.Kind == String && !vocabName(rt.Str) {
 				c.add("relationship-type", "$.relationship_type", "%q must be lowercase ASCII letters, digits and hyphens", rt.Str)
 			}
 		},
@@ -484,7 +484,20 @@ var types = map[string]*typeSpec{
 	}},
 }
 
-var vocabName = regexp.MustCompile(`^[a-z0-9-]+$`)
+// vocabName reports whether s is lowercase ASCII letters, digits and
+// hyphens, the form the spec requires of relationship types.
+func vocabName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func checkLocation(c *checker, v *Value) {
 	_, lat := v.Get("latitude")
@@ -568,7 +581,7 @@ func checkExtensions(c *checker, typ string, v *Value) {
 			continue
 		}
 		if strings.HasPrefix(m.Key, "extension-definition--") {
-			if !extensionIDRe.MatchString(m.Key) {
+			if typ, _, ok := splitIdentifier(m.Key); !ok || typ != "extension-definition" {
 				c.add("extension-name", path, "%q is not an extension-definition identifier", m.Key)
 			}
 			if et, ok := m.Value.Get("extension_type"); ok {
@@ -582,7 +595,7 @@ func checkExtensions(c *checker, typ string, v *Value) {
 		}
 		// Custom extensions named freely were allowed in STIX 2.0 and are
 		// deprecated in 2.1; they are kept, their names checked.
-		if !typeNamePattern.MatchString(m.Key) {
+		if !validTypeName(m.Key, 3) {
 			c.add("extension-name", path, "%q is neither an extension-definition id nor a valid extension name", m.Key)
 		}
 	}

@@ -3,7 +3,6 @@ package stix
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -124,35 +123,74 @@ func floatRange(lo, hi float64) *prop {
 }
 
 var (
-	idPattern        = regexp.MustCompile(`^([a-z0-9][a-z0-9-]*[a-z0-9])--([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$`)
-	typeNamePattern  = regexp.MustCompile(`^[a-z0-9-]{3,250}$`)
-	propNamePattern  = regexp.MustCompile(`^[a-zA-Z0-9_]{3,250}$`)
-	timestampPattern = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.(\d+))?Z$`)
-	hexPattern       = regexp.MustCompile(`^([0-9a-fA-F]{2})*$`)
-	extensionIDRe    = regexp.MustCompile(`^extension-definition--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // ParseTimestamp parses a STIX timestamp: RFC 3339 in UTC with the Z
 // designator and an optional fraction of a second of at most nanosecond
 // precision. It returns the time and the number of fractional digits.
 func ParseTimestamp(s string) (time.Time, int, error) {
-	m := timestampPattern.FindStringSubmatch(s)
-	if m == nil {
+	bad := func() (time.Time, int, error) {
 		return time.Time{}, 0, fmt.Errorf("%q is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.sss]Z, in UTC)", s)
 	}
-	digits := len(m[8])
-	if digits > 9 {
-		return time.Time{}, digits, fmt.Errorf("%q has more than nanosecond precision", s)
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
+		return bad()
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	num := func(a, b int) (int, bool) {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 7)
+	day, ok3 := num(8, 10)
+	hour, ok4 := num(11, 13)
+	minute, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return bad()
+	}
+	digits, nanos := 0, 0
+	switch rest := s[19 : len(s)-1]; {
+	case rest == "":
+	case rest[0] == '.' && len(rest) > 1:
+		digits = len(rest) - 1
+		if digits > 9 {
+			return time.Time{}, digits, fmt.Errorf("%q has more than nanosecond precision", s)
+		}
+		f, ok := num(20, len(s)-1)
+		if !ok {
+			return bad()
+		}
+		nanos = f
+		for i := digits; i < 9; i++ {
+			nanos *= 10
+		}
+	default:
+		return bad()
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, digits, fmt.Errorf("%q is not a valid date and time", s)
 	}
-	// time.Parse accepts a leap second "60" by normalising; STIX does not.
-	if m[6] == "60" {
-		return time.Time{}, digits, fmt.Errorf("%q has second 60", s)
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC), digits, nil
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
 	}
-	return t, digits, nil
+	return 31
 }
 
 // FormatTimestamp writes t as a STIX timestamp with millisecond precision or
@@ -169,26 +207,106 @@ func FormatTimestamp(t time.Time) string {
 	return t.Format("2006-01-02T15:04:05.000000000Z")
 }
 
+// splitIdentifier splits "type--UUID" and checks the shape of both parts:
+// a type name of a-z, 0-9 and single hyphens, and a UUID in its 8-4-4-4-12
+// hexadecimal form.
+func splitIdentifier(id string) (typ, uuid string, ok bool) {
+	i := strings.Index(id, "--")
+	if i < 1 || len(id)-i-2 != 36 {
+		return "", "", false
+	}
+	typ, uuid = id[:i], id[i+2:]
+	if !validTypeName(typ, 1) {
+		return "", "", false
+	}
+	for j := 0; j < 36; j++ {
+		c := uuid[j]
+		if j == 8 || j == 13 || j == 18 || j == 23 {
+			if c != '-' {
+				return "", "", false
+			}
+			continue
+		}
+		if !isHex(c) {
+			return "", "", false
+		}
+	}
+	return typ, uuid, true
+}
+
+// evenHex reports whether s is an even number of hexadecimal digits.
+func evenHex(s string) bool {
+	if len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// validTypeName reports whether s is a type name: at least min and at most
+// 250 characters of a-z, 0-9 and hyphens, not starting or ending with a
+// hyphen and with no two hyphens in a row.
+func validTypeName(s string, min int) bool {
+	if len(s) < min || len(s) > 250 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-':
+			if s[i-1] == '-' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validPropertyName reports whether s may name a property: 3 to 250
+// characters of a-z, A-Z, 0-9 and underscore.
+func validPropertyName(s string) bool {
+	if len(s) < 3 || len(s) > 250 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // checkIdentifier validates an identifier and returns its type part.
 func checkIdentifier(c *checker, path, id string) (string, bool) {
-	m := idPattern.FindStringSubmatch(id)
-	if m == nil {
+	typ, u, ok := splitIdentifier(id)
+	if !ok {
 		c.add("identifier-format", path, "%q is not a STIX identifier (object-type--UUID)", id)
 		return "", false
 	}
-	u := strings.ToLower(m[2])
 	// RFC 4122: variant bits 10xx, version 1 to 5.
 	version := u[14]
-	variant := u[19]
+	variant := u[19] | 0x20 // lower case
 	if version < '1' || version > '5' {
 		c.add("identifier-uuid-version", path, "%q has UUID version %c; RFC 4122 UUIDs have version 1 to 5 (use version 4, or 5 for cyber-observables)", id, version)
-		return m[1], false
+		return typ, false
 	}
 	if !strings.ContainsRune("89ab", rune(variant)) {
-		c.add("identifier-uuid-variant", path, "%q is not an RFC 4122 UUID (variant nibble %c)", id, variant)
-		return m[1], false
+		c.add("identifier-uuid-variant", path, "%q is not an RFC 4122 UUID (variant nibble %c)", id, u[19])
+		return typ, false
 	}
-	return m[1], true
+	return typ, true
 }
 
 func (c *checker) value(path string, p *prop, v *Value) {
@@ -258,7 +376,7 @@ func (c *checker) value(path string, p *prop, v *Value) {
 			c.add("property-type", path, "must be a hex string, not %s", v.Kind)
 			return
 		}
-		if !hexPattern.MatchString(v.Str) {
+		if !evenHex(v.Str) {
 			c.add("hex-format", path, "%q is not an even-length hexadecimal string", v.Str)
 		}
 	case kHashes:
@@ -315,7 +433,7 @@ func (c *checker) object(path string, spec *objSpec, v *Value, custom bool) {
 		m := &v.Obj[i]
 		p, known := spec.props[m.Key]
 		if !known {
-			if !propNamePattern.MatchString(m.Key) {
+			if !validPropertyName(m.Key) {
 				c.add("property-name", path+"."+m.Key, "property names must be 3 to 250 characters of a-z, A-Z, 0-9 and _")
 			}
 			continue
@@ -323,7 +441,13 @@ func (c *checker) object(path string, spec *objSpec, v *Value, custom bool) {
 		c.value(path+"."+m.Key, p, &m.Value)
 	}
 	if spec.extra != nil {
+		n := len(c.problems)
 		spec.extra(c, v)
+		// extra reports paths relative to v ("$..."); anchor them at
+		// path so that problems in embedded objects point into them.
+		for i := n; i < len(c.problems); i++ {
+			c.problems[i].Path = path + strings.TrimPrefix(c.problems[i].Path, "$")
+		}
 	}
 }
 
@@ -345,7 +469,7 @@ func (c *checker) hashes(path string, v *Value) {
 			continue
 		}
 		if n, ok := hashHexLen[m.Key]; ok {
-			if len(m.Value.Str) != n || !hexPattern.MatchString(m.Value.Str) {
+			if len(m.Value.Str) != n || !evenHex(m.Value.Str) {
 				c.add("hash-value", p, "a %s hash is %d hexadecimal digits; got %q", m.Key, n, m.Value.Str)
 			}
 		}

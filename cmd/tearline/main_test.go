@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/sqlite"
+	"github.com/tearline/tearline/synth"
+)
+
+// run drives the command line in-process, as a user would from a shell.
+func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func initNode(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "gbr")
+	if out, errs, code := run(t, "", "init", "--partner", "GBR", "--name", "UK National Liaison Office", "--dir", dir); code != 0 {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errs)
+	}
+	return dir
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := run(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "tearline ") {
+		t.Errorf("version = %q, exit %d; want 'tearline ...', 0", out, code)
+	}
+}
+
+func TestInitRefusesTwice(t *testing.T) {
+	dir := initNode(t)
+	key := filepath.Join(dir, "keys")
+	before, _ := os.ReadDir(key)
+	_, errs, code := run(t, "", "init", "--partner", "GBR", "--name", "Again", "--dir", dir)
+	if code == 0 || !strings.Contains(errs, "already initialised") {
+		t.Errorf("second init: exit %d, %q; want a refusal naming the existing node", code, errs)
+	}
+	after, _ := os.ReadDir(key)
+	if len(before) != len(after) {
+		t.Errorf("second init changed keys/: %d files before, %d after", len(before), len(after))
+	}
+}
+
+func TestInitUsage(t *testing.T) {
+	_, errs, code := run(t, "", "init", "--dir", t.TempDir())
+	if code != 2 || !strings.Contains(errs, "--partner") {
+		t.Errorf("init without --partner: exit %d, %q; want 2 and a hint", code, errs)
+	}
+}
+
+func TestRefusesReadableKey(t *testing.T) {
+	dir := initNode(t)
+	keys, _ := filepath.Glob(filepath.Join(dir, "keys", "*.key"))
+	if len(keys) == 0 {
+		t.Fatal("no private key files")
+	}
+	if err := os.Chmod(keys[0], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := run(t, "", "import", "--dir", dir, "-")
+	if code == 0 || !strings.Contains(errs, "chmod 600") {
+		t.Errorf("import with a world-readable key: exit %d, %q; want a refusal with the fix", code, errs)
+	}
+}
+
+// objectsOf decodes a bundle or JSON lines into generic JSON values.
+func objectsOf(t *testing.T, data []byte) []any {
+	t.Helper()
+	var out []any
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	for d.More() {
+		var v map[string]any
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		if v["type"] == "bundle" {
+			out = append(out, v["objects"].([]any)...)
+		} else {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestRoundTrip imports the public corpus and exports it again: every
+// object comes back with the same JSON value.
+func TestRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/data/stix/*/*.json")
+	valid, _ := filepath.Glob("../../stix/testdata/corpus/valid/*.json")
+	files = append(files, valid...)
+	if len(files) == 0 {
+		t.Skip("no corpus")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			dir := initNode(t)
+			if out, errs, code := run(t, "", "import", "--dir", dir, f); code != 0 {
+				t.Fatalf("import: exit %d\n%s%s", code, out, errs)
+			}
+			out, errs, code := run(t, "", "export", "--dir", dir)
+			if code != 0 {
+				t.Fatalf("export: exit %d: %s", code, errs)
+			}
+			data, _ := os.ReadFile(f)
+			in := objectsOf(t, data)
+			got := objectsOf(t, []byte(out))
+			// The store keeps one copy of an object repeated in the input.
+			want := map[string]any{}
+			for _, o := range in {
+				m := o.(map[string]any)
+				want[m["id"].(string)+"@"+str(m["modified"])] = o
+			}
+			if len(got) != len(want) {
+				t.Fatalf("exported %d objects; want %d", len(got), len(want))
+			}
+			for _, o := range got {
+				m := o.(map[string]any)
+				k := m["id"].(string) + "@" + str(m["modified"])
+				if !reflect.DeepEqual(o, want[k]) {
+					t.Errorf("object %s changed in the round trip:\n got %v\nwant %v", k, o, want[k])
+				}
+			}
+		})
+	}
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func TestImportReportsRejections(t *testing.T) {
+	dir := initNode(t)
+	input := `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2024-01-01T00:00:00Z","modified":"2024-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"}
+{"type":"identity","spec_version":"2.1","id":"identity--311b2d2d-f010-4473-83ec-1edf84858f4c","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"Liaison"}
+`
+	out, errs, code := run(t, input, "import", "--dir", dir, "-")
+	if code != 3 {
+		t.Fatalf("import with one bad object: exit %d; want 3\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"object 0", "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "$.created", "timestamp-precision"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("rejection message %q lacks %q", errs, want)
+		}
+	}
+	if !strings.Contains(out, "2 read, 1 added, 0 already present, 1 rejected") {
+		t.Errorf("summary = %q; want 2 read, 1 added, 1 rejected", out)
+	}
+}
+
+func TestExportFilters(t *testing.T) {
+	dir := initNode(t)
+	f := "../../../shared/data/stix/oasis/threat-reports_apt1.json"
+	if _, err := os.Stat(f); err != nil {
+		t.Skip("no corpus")
+	}
+	run(t, "", "import", "--dir", dir, f)
+	out, _, code := run(t, "", "export", "--dir", dir, "--type", "identity", "--format", "jsonl")
+	if code != 0 {
+		t.Fatalf("export exit %d", code)
+	}
+	objs := objectsOf(t, []byte(out))
+	if len(objs) == 0 {
+		t.Fatal("no identities exported")
+	}
+	for _, o := range objs {
+		if o.(map[string]any)["type"] != "identity" {
+			t.Errorf("export --type identity returned a %v", o.(map[string]any)["type"])
+		}
+	}
+	out, _, _ = run(t, "", "export", "--dir", dir, "--added-since", "2999-01-01T00:00:00Z")
+	if n := len(objectsOf(t, []byte(out))); n != 0 {
+		t.Errorf("export --added-since the future returned %d objects", n)
+	}
+}
+
+func TestBackup(t *testing.T) {
+	dir := initNode(t)
+	var data bytes.Buffer
+	synth.New(3).WriteJSONLines(&data, 500)
+	run(t, data.String(), "import", "--dir", dir, "-")
+	dest := filepath.Join(t.TempDir(), "copy.db")
+	if out, errs, code := run(t, "", "backup", "--dir", dir, dest); code != 0 || !strings.Contains(out, "500") {
+		t.Fatalf("backup: exit %d %q %q", code, out, errs)
+	}
+	s, err := sqlite.Open(context.Background(), dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, _ := s.Count(context.Background(), ""); n != 500 {
+		t.Errorf("backup holds %d objects; want 500", n)
+	}
+}
+
+// buildBinary compiles tearline for tests that need a real process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tearline")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestImportSurvivesSIGKILL kills an import mid-way, runs it again, and
+// checks that every object is stored exactly once.
+func TestImportSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and imports 200,000 objects")
+	}
+	bin := buildBinary(t)
+	dir := initNode(t)
+	const n = 200000
+	data := filepath.Join(t.TempDir(), "objects.jsonl")
+	f, _ := os.Create(data)
+	if err := synth.New(7).WriteJSONLines(f, n); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	cmd := exec.Command(bin, "import", "--dir", dir, "--batch", "2000", data)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until some batches are committed, then kill without warning.
+	ctx := context.Background()
+	db := filepath.Join(dir, "tearline.db")
+	deadline := time.Now().Add(2 * time.Minute)
+	var committed int64
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		s, err := sqlite.Open(ctx, db)
+		if err != nil {
+			continue
+		}
+		committed, _ = s.Count(ctx, "")
+		s.Close()
+		if committed > 0 {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if committed == 0 || committed >= n {
+		t.Fatalf("killed with %d of %d objects committed; want a partial import", committed, n)
+	}
+
+	out, err := exec.Command(bin, "import", "--dir", dir, "--json", data).Output()
+	if err != nil {
+		t.Fatalf("second import: %v", err)
+	}
+	var sum jsonSummary
+	if err := json.Unmarshal(out, &sum); err != nil {
+		t.Fatalf("summary %q: %v", out, err)
+	}
+	if sum.Read != n || sum.Added+sum.Present != n || sum.Rejected != 0 || sum.Present < int(committed) {
+		t.Errorf("second import = %+v; want %d read, added+present = %d, at least %d present", sum, n, n, committed)
+	}
+	s, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if c, _ := s.Count(ctx, ""); c != n {
+		t.Errorf("store holds %d object versions; want exactly %d", c, n)
+	}
+	// Every object is readable and none is there twice.
+	seen := make(map[string]bool, n)
+	q := tearline.ObjectQuery{Collection: "default", Version: tearline.VersionFilter{All: true}, Limit: 10000}
+	for {
+		p, err := s.Objects(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range p.Objects {
+			k := o.ID + o.EffectiveVersion().String()
+			if seen[k] {
+				t.Fatalf("%s stored twice", k)
+			}
+			seen[k] = true
+		}
+		if !p.More {
+			break
+		}
+		q.After = p.Objects[len(p.Objects)-1].DateAdded
+	}
+	if len(seen) != n {
+		t.Errorf("read back %d objects; want %d", len(seen), n)
+	}
+}

@@ -122,8 +122,7 @@ func floatRange(lo, hi float64) *prop {
 	return &prop{kind: kFloat, min: lo, max: hi, bound: true}
 }
 
-var (
-)
+var ()
 
 // ParseTimestamp parses a STIX timestamp: RFC 3339 in UTC with the Z
 // designator and an optional fraction of a second of at most nanosecond

@@ -104,6 +104,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newBackupCmd(e),
 		newCollectionCmd(e),
 		newBenchCmd(e),
+		newDemoCmd(e),
 	)
 	return root
 }

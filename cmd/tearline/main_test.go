@@ -308,3 +308,15 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("read back %d objects; want %d", len(seen), n)
 	}
 }
+
+func TestDemo(t *testing.T) {
+	out, errs, code := run(t, "", "demo")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"17 objects read, 17 stored, 0 already present, 0 rejected", "17 read, 0 stored, 17 already present"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}

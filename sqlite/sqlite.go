@@ -36,6 +36,7 @@ type Store struct {
 	now  func() time.Time
 
 	stop, stopped chan struct{}
+	readOnly      bool
 }
 
 var _ tearline.ObjectStore = (*Store)(nil)
@@ -64,6 +65,26 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	go s.checkpointer()
 	return s, nil
+}
+
+// OpenReadOnly opens an existing database for reading only: no migrations,
+// no checkpoints, no writes. It suits tools that inspect a node while it
+// runs.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Set("_query_only", "true")
+	q.Set("_busy_timeout", "10000")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &Store{db: db, path: path, now: time.Now, readOnly: true}, nil
 }
 
 // driverName registers the driver with the per-connection settings that the
@@ -105,6 +126,9 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Close checkpoints the WAL into the database file and closes it.
 func (s *Store) Close() error {
+	if s.readOnly {
+		return s.db.Close()
+	}
 	close(s.stop)
 	<-s.stopped
 	_, cerr := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)

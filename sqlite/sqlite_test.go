@@ -87,3 +87,28 @@ func TestBackup(t *testing.T) {
 		t.Errorf("backup holds %d objects, %v; want 1", n, err)
 	}
 }
+
+func TestOpenReadOnlyRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "node.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CreateCollection(ctx, tearline.Collection{Alias: "c"})
+	s.Close()
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.Collection(ctx, "c"); err != nil {
+		t.Errorf("read-only Collection: %v", err)
+	}
+	if _, err := ro.CreateCollection(ctx, tearline.Collection{Alias: "d"}); err == nil {
+		t.Error("CreateCollection on a read-only store succeeded")
+	}
+	if _, err := OpenReadOnly(ctx, filepath.Join(t.TempDir(), "absent.db")); err == nil {
+		t.Error("OpenReadOnly of a missing file succeeded")
+	}
+}

@@ -224,11 +224,11 @@ func buildBinary(t *testing.T) string {
 // checks that every object is stored exactly once.
 func TestImportSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and imports 200,000 objects")
+		t.Skip("builds the binary and imports 300,000 objects")
 	}
 	bin := buildBinary(t)
 	dir := initNode(t)
-	const n = 200000
+	const n = 300000
 	data := filepath.Join(t.TempDir(), "objects.jsonl")
 	f, _ := os.Create(data)
 	if err := synth.New(7).WriteJSONLines(f, n); err != nil {
@@ -246,8 +246,8 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	var committed int64
 	for time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		s, err := sqlite.Open(ctx, db)
+		time.Sleep(5 * time.Millisecond)
+		s, err := sqlite.OpenReadOnly(ctx, db)
 		if err != nil {
 			continue
 		}
@@ -261,6 +261,7 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
+	t.Logf("killed the import with %d of %d objects committed", committed, n)
 	if committed == 0 || committed >= n {
 		t.Fatalf("killed with %d of %d objects committed; want a partial import", committed, n)
 	}

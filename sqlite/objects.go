@@ -1,11 +1,14 @@
 package sqlite
 
 import (
-	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,9 +20,29 @@ import (
 // limit on bound parameters.
 const insertChunk = 256
 
-const insertColumns = 9
+const insertColumns = 10
+
+// idKey is the compact index key of an object id: the first 8 bytes of its
+// SHA-256. The id index holds these instead of the ids themselves, which
+// makes it a third of the size; a bulk import into a large node then
+// rewrites far fewer index pages per commit. Rows are always matched on the
+// full object_id as well, so two ids sharing a key are told apart.
+func idKey(id string) int64 {
+	h := sha256.Sum256([]byte(id))
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
+// stored is what the store already holds of one object version.
+type stored struct {
+	version int64
+	hash    [32]byte
+}
 
 // PutObjects writes a batch of object versions in one transaction.
+//
+// Whether a version is new is decided here, inside the write transaction
+// that SQLite grants to one writer at a time, against the versions already
+// stored for the batch's ids; the insert then needs no conflict handling.
 func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
 	results := make([]tearline.PutResult, len(objs))
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -35,10 +58,11 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	if err := tx.QueryRowContext(ctx, `SELECT last FROM clock`).Scan(&last); err != nil {
 		return nil, fmt.Errorf("put objects: read clock: %w", err)
 	}
-
-	// Unversioned objects (observables) are the same version when their
-	// content is: look up the hashes already stored for their ids.
-	present, err := unversionedPresent(ctx, tx, coll, objs)
+	keys := make([]int64, len(objs))
+	for i, o := range objs {
+		keys[i] = idKey(o.ID)
+	}
+	have, err := storedVersions(ctx, tx, coll, objs, keys)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
@@ -51,21 +75,37 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	rows := make([]row, 0, len(objs))
 	now := s.now().UnixMicro()
 	for i, o := range objs {
-		if !o.Versioned() {
-			k := idHash{o.ID, o.Hash}
-			if present[k] {
-				results[i].Status = tearline.Present
-				continue
+		status := tearline.Added
+		version := o.Version.UnixNano()
+		for _, h := range have[o.ID] {
+			if o.Versioned() && h.version == version {
+				status = tearline.Conflict
+				if h.hash == o.Hash {
+					status = tearline.Present
+				}
+				break
 			}
-			present[k] = true // a later copy in this batch is present
+			if !o.Versioned() && h.hash == o.Hash {
+				status = tearline.Present
+				break
+			}
+		}
+		if status != tearline.Added {
+			results[i].Status = status
+			continue
 		}
 		last = max(now, last+1)
-		version := o.Version.UnixNano()
 		if !o.Versioned() {
 			version = last * 1000
 		}
+		have[o.ID] = append(have[o.ID], stored{version: version, hash: o.Hash})
 		rows = append(rows, row{i: i, added: last, version: version})
+		results[i] = tearline.PutResult{Status: tearline.Added, DateAdded: time.UnixMicro(last).UTC()}
 	}
+	// Insert in key order: consecutive inserts then land on neighbouring
+	// pages of the id index instead of random ones. date_added was handed
+	// out in input order above, so the node's order is kept.
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(keys[a.i], keys[b.i]) })
 
 	var stmts [insertChunk + 1]*sql.Stmt
 	defer func() {
@@ -75,7 +115,6 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 			}
 		}
 	}()
-	inserted := make(map[int64]bool, len(rows))
 	args := make([]any, 0, insertChunk*insertColumns)
 	for start := 0; start < len(rows); start += insertChunk {
 		chunk := rows[start:min(start+insertChunk, len(rows))]
@@ -90,51 +129,10 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		args = args[:0]
 		for _, r := range chunk {
 			o := objs[r.i]
-			args = append(args, r.added, coll, o.ID, r.version, o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON)
+			args = append(args, r.added, coll, keys[r.i], o.ID, r.version, o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON)
 		}
-		res, err := st.ExecContext(ctx, args...)
-		if err != nil {
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return nil, fmt.Errorf("put objects: insert: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, fmt.Errorf("put objects: insert: %w", err)
-		}
-		if int(n) == len(chunk) {
-			for _, r := range chunk {
-				inserted[r.added] = true
-			}
-			continue
-		}
-		// Some rows hit a version already taken; find which went in.
-		if err := insertedAmong(ctx, tx, chunk[0].added, chunk[len(chunk)-1].added, inserted); err != nil {
-			return nil, fmt.Errorf("put objects: insert: %w", err)
-		}
-	}
-
-	var hashAt *sql.Stmt
-	for _, r := range rows {
-		if inserted[r.added] {
-			results[r.i] = tearline.PutResult{Status: tearline.Added, DateAdded: time.UnixMicro(r.added).UTC()}
-			continue
-		}
-		// The version is taken: by the same content, or by other content.
-		if hashAt == nil {
-			hashAt, err = tx.PrepareContext(ctx, `SELECT hash FROM objects WHERE collection = ? AND object_id = ? AND version = ?`)
-			if err != nil {
-				return nil, fmt.Errorf("put objects: %w", err)
-			}
-			defer hashAt.Close()
-		}
-		o := objs[r.i]
-		var stored []byte
-		if err := hashAt.QueryRowContext(ctx, coll, o.ID, r.version).Scan(&stored); err != nil {
-			return nil, fmt.Errorf("put objects: object %d (%s): %w", r.i, o.ID, err)
-		}
-		if bytes.Equal(stored, o.Hash[:]) {
-			results[r.i].Status = tearline.Present
-		} else {
-			results[r.i].Status = tearline.Conflict
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE clock SET last = ?`, last); err != nil {
@@ -148,75 +146,58 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 
 func insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO objects (date_added, collection, object_id, version, versioned, type, spec_version, hash, content) VALUES `)
+	b.WriteString(`INSERT INTO objects (date_added, collection, id_key, object_id, version, versioned, type, spec_version, hash, content) VALUES `)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?)`)
 	}
-	b.WriteString(` ON CONFLICT (collection, object_id, version) DO NOTHING`)
 	return b.String()
 }
 
-// insertedAmong marks the date_added values in [from, to] that are stored:
-// within one write transaction, exactly the rows this batch inserted.
-func insertedAmong(ctx context.Context, tx *sql.Tx, from, to int64, inserted map[int64]bool) error {
-	rows, err := tx.QueryContext(ctx, `SELECT date_added FROM objects WHERE date_added BETWEEN ? AND ?`, from, to)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var added int64
-		if err := rows.Scan(&added); err != nil {
-			return err
-		}
-		inserted[added] = true
-	}
-	return rows.Err()
-}
-
-type idHash struct {
-	id   string
-	hash [32]byte
-}
-
-// unversionedPresent returns which (id, hash) pairs of the batch's
-// unversioned objects are already stored in the collection.
-func unversionedPresent(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearline.Object) (map[idHash]bool, error) {
-	present := make(map[idHash]bool)
-	var ids []any
-	seen := make(map[string]bool)
-	for _, o := range objs {
-		if !o.Versioned() && !seen[o.ID] {
-			seen[o.ID] = true
-			ids = append(ids, o.ID)
+// storedVersions returns, for each id of the batch that the collection
+// already holds, the versions stored and their hashes.
+func storedVersions(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearline.Object, keys []int64) (map[string][]stored, error) {
+	have := make(map[string][]stored)
+	want := make(map[string]bool, len(objs))
+	uniq := make([]any, 0, len(objs))
+	seen := make(map[int64]bool, len(objs))
+	for i, o := range objs {
+		want[o.ID] = true
+		if !seen[keys[i]] {
+			seen[keys[i]] = true
+			uniq = append(uniq, keys[i])
 		}
 	}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		rows, err := tx.QueryContext(ctx, `SELECT object_id, hash FROM objects WHERE collection = ? AND object_id IN (?`+
-			strings.Repeat(`,?`, len(chunk)-1)+`)`, append([]any{coll}, chunk...)...)
+	const chunk = 500
+	for start := 0; start < len(uniq); start += chunk {
+		part := uniq[start:min(start+chunk, len(uniq))]
+		rows, err := tx.QueryContext(ctx, `SELECT object_id, version, hash FROM objects WHERE collection = ? AND id_key IN (?`+
+			strings.Repeat(`,?`, len(part)-1)+`)`, append([]any{coll}, part...)...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var k idHash
+			var id string
+			var st stored
 			var h []byte
-			if err := rows.Scan(&k.id, &h); err != nil {
+			if err := rows.Scan(&id, &st.version, &h); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			copy(k.hash[:], h)
-			present[k] = true
+			if !want[id] {
+				continue // another id with the same key
+			}
+			copy(st.hash[:], h)
+			have[id] = append(have[id], st)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
-	return present, nil
+	return have, nil
 }
 
 // where builds the filter shared by Objects and DeleteObjects.
@@ -241,6 +222,12 @@ func where(coll int64, q tearline.ObjectQuery, defaultAll bool) (string, []any) 
 			args = append(args, v)
 		}
 	}
+	if len(q.IDs) > 0 {
+		b.WriteString(` AND o.id_key IN (?` + strings.Repeat(`, ?`, len(q.IDs)-1) + `)`)
+		for _, id := range q.IDs {
+			args = append(args, idKey(id))
+		}
+	}
 	in("o.object_id", q.IDs)
 	in("o.type", q.Types)
 	in("o.spec_version", q.SpecVersions)
@@ -257,10 +244,10 @@ func where(coll int64, q tearline.ObjectQuery, defaultAll bool) (string, []any) 
 	}
 	var alts []string
 	if vf.Last {
-		alts = append(alts, `o.version = (SELECT max(v.version) FROM objects v WHERE v.collection = o.collection AND v.object_id = o.object_id)`)
+		alts = append(alts, `o.version = (SELECT max(v.version) FROM objects v WHERE v.collection = o.collection AND v.id_key = o.id_key AND v.object_id = o.object_id)`)
 	}
 	if vf.First {
-		alts = append(alts, `o.version = (SELECT min(v.version) FROM objects v WHERE v.collection = o.collection AND v.object_id = o.object_id)`)
+		alts = append(alts, `o.version = (SELECT min(v.version) FROM objects v WHERE v.collection = o.collection AND v.id_key = o.id_key AND v.object_id = o.object_id)`)
 	}
 	if len(vf.Exact) > 0 {
 		alts = append(alts, `o.version IN (?`+strings.Repeat(`, ?`, len(vf.Exact)-1)+`)`)

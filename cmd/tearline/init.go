@@ -29,7 +29,14 @@ partners have pinned are never replaced by accident.`,
 			if opts.Partner == "" || opts.Name == "" {
 				return usageError{fmt.Errorf("init needs --partner and --name (see 'tearline init --help')")}
 			}
-			n, err := node.Init(e.nodeDir(dir), opts)
+			created, err := node.Init(e.nodeDir(dir), opts)
+			if err != nil {
+				return err
+			}
+			// Load applies the environment overrides (a PostgreSQL URL in
+			// TEARLINE_DATABASE_URL), so the database prepared is the one
+			// the node will use.
+			n, err := node.Load(created.Dir)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,9 @@ CREATE TABLE collections (
 CREATE TABLE objects (
 	date_added   INTEGER PRIMARY KEY,
 	collection   INTEGER NOT NULL REFERENCES collections(seq),
+	-- The first 8 bytes of SHA-256(object_id): a compact key for the id
+	-- index (see idKey). object_id is always compared too.
+	id_key       INTEGER NOT NULL,
 	object_id    TEXT    NOT NULL,
 	-- The effective version in nanoseconds: modified, else created, else
 	-- date_added for observables, which carry no version of their own.
@@ -24,7 +27,9 @@ CREATE TABLE objects (
 	hash         BLOB    NOT NULL,
 	content      BLOB    NOT NULL
 );
-CREATE UNIQUE INDEX objects_version ON objects (collection, object_id, version);
+-- The uniqueness of (collection, object_id, version) is checked by the
+-- writer inside its write transaction (SQLite admits one writer at a time).
+CREATE INDEX objects_id ON objects (collection, id_key);
 CREATE INDEX objects_collection ON objects (collection);
 CREATE INDEX objects_type ON objects (collection, type);
 

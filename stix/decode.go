@@ -2,9 +2,11 @@ package stix
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // DefaultMaxObjectSize bounds one object's JSON text. An object above the
@@ -22,6 +24,11 @@ type Decoder struct {
 	maxSize int
 
 	inBundle   bool // inside the objects list of a bundle
+	stopAtMax  bool // readRaw stops at the limit instead of skipping
+	streamOnly bool // never take a top-level value whole (see next)
+	top        []byte
+	sub        *Decoder // reads a bundle held in memory
+	subStart   int64
 	bundle     bundleState
 	afterFirst bool // an element of the current objects list was read
 	done       bool
@@ -88,6 +95,27 @@ var errTooLarge = errors.New("too large")
 
 func (d *Decoder) next() ([]byte, error) {
 	for {
+		if d.sub != nil {
+			raw, _, err := d.sub.Next()
+			switch {
+			case err == nil:
+				return raw, nil
+			case err == io.EOF:
+				d.sub = nil
+				continue
+			}
+			var oe *ObjectError
+			if errors.As(err, &oe) {
+				oe.Index = d.index
+				d.index++
+				return nil, oe
+			}
+			var ie *InputError
+			if errors.As(err, &ie) {
+				return nil, &InputError{Offset: d.subStart + ie.Offset, Msg: ie.Msg}
+			}
+			return nil, err
+		}
 		if d.inBundle {
 			raw, ok, err := d.nextInList()
 			if err != nil {
@@ -112,6 +140,32 @@ func (d *Decoder) next() ([]byte, error) {
 		}
 		if c != '{' {
 			return nil, &InputError{Offset: d.offset, Msg: fmt.Sprintf("expected a STIX bundle or object ('{'), found %q", c)}
+		}
+		if !d.streamOnly {
+			// Fast path: take the whole value, then look at its type. A
+			// bare object (a line of JSON lines, say) is returned as is;
+			// a bundle is read element by element from memory, and one
+			// too large to hold is streamed from where it began.
+			start := d.offset
+			buf, err := d.readRawStop(d.top[:0], d.maxSize)
+			d.top = buf[:0]
+			switch {
+			case err != nil:
+				// Too large to hold, or broken: read it again streaming,
+				// which returns the complete objects it holds before
+				// reporting where it breaks.
+				d.replay(buf, start)
+			default:
+				if typ, _ := topLevelString(buf, "type"); typ != "bundle" {
+					return buf, nil
+				}
+				d.sub = NewDecoder(bytes.NewReader(buf))
+				d.sub.maxSize = d.maxSize
+				d.sub.streamOnly = true
+				d.subStart = start
+				d.top = nil // the sub-decoder owns buf now
+				continue
+			}
 		}
 		raw, isBundle, err := d.topLevel()
 		if err != nil {
@@ -459,6 +513,12 @@ func (d *Decoder) readRaw(dst []byte, max int) ([]byte, error) {
 		}
 		if !tooLarge {
 			if len(dst)-base+take > max {
+				if d.stopAtMax {
+					dst = append(dst, chunk[:take]...)
+					d.r.Discard(take)
+					d.offset += int64(take)
+					return dst, errTooLarge
+				}
 				tooLarge = true
 			} else {
 				dst = append(dst, chunk[:take]...)
@@ -476,11 +536,126 @@ func (d *Decoder) readRaw(dst []byte, max int) ([]byte, error) {
 	}
 }
 
-// decodeString decodes the text of a JSON string value.
+// readRawStop is readRaw that stops at the limit: past max bytes it returns
+// errTooLarge with everything consumed so far in dst, so that the caller can
+// read the value again another way (see replay).
+func (d *Decoder) readRawStop(dst []byte, max int) ([]byte, error) {
+	d.stopAtMax = true
+	defer func() { d.stopAtMax = false }()
+	return d.readRaw(dst, max)
+}
+
+// replay makes the bytes already consumed, consumed, read again before the
+// rest of the input.
+func (d *Decoder) replay(consumed []byte, start int64) {
+	prefix := bytes.Clone(consumed)
+	d.r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(prefix), d.r), 256<<10)
+	d.offset = start
+}
+
+// topLevelString returns the string value of the member called name at the
+// top level of the JSON object text raw. It reads no more than it must and
+// reports false on anything unexpected; the full parse comes later.
+func topLevelString(raw []byte, name string) (string, bool) {
+	i := 1
+	skip := func() {
+		for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+			i++
+		}
+	}
+	// str returns the end (exclusive) of the string starting at i.
+	str := func(i int) int {
+		for j := i + 1; j < len(raw); j++ {
+			switch raw[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return -1
+	}
+	for {
+		skip()
+		if i >= len(raw) || raw[i] != '"' {
+			return "", false
+		}
+		end := str(i)
+		if end < 0 {
+			return "", false
+		}
+		key, err := decodeString(raw[i:end])
+		if err != nil {
+			return "", false
+		}
+		i = end
+		skip()
+		if i >= len(raw) || raw[i] != ':' {
+			return "", false
+		}
+		i++
+		skip()
+		if i >= len(raw) {
+			return "", false
+		}
+		if key == name {
+			if raw[i] != '"' {
+				return "", false
+			}
+			end := str(i)
+			if end < 0 {
+				return "", false
+			}
+			v, err := decodeString(raw[i:end])
+			return v, err == nil
+		}
+		// Skip the value: a string, a nested object or list, or a scalar
+		// that runs to the next comma or brace.
+		depth := 0
+	value:
+		for i < len(raw) {
+			switch c := raw[i]; {
+			case c == '"':
+				end := str(i)
+				if end < 0 {
+					return "", false
+				}
+				i = end
+				if depth == 0 {
+					break value
+				}
+				continue
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				if depth == 0 {
+					break value
+				}
+				depth--
+				if depth == 0 {
+					i++
+					break value
+				}
+			case c == ',' && depth == 0:
+				break value
+			}
+			i++
+		}
+		skip()
+		if i >= len(raw) || raw[i] != ',' {
+			return "", false
+		}
+		i++
+	}
+}
+
+// decodeString decodes the text of a JSON string value into a string of
+// its own: the decoder reuses the buffers it reads into.
 func decodeString(raw []byte) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", errors.New("not a string")
 	}
 	p := parser{data: raw}
-	return p.string()
+	s, err := p.string()
+	return strings.Clone(s), err
 }

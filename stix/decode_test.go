@@ -201,7 +201,8 @@ func TestDecoder(t *testing.T) {
 		{name: "top-level array", in: `[` + A + `]`, want: []string{"input"}},
 		{name: "garbage after an object", in: A + ` xyz`, want: []string{"A@0", "input"}},
 		{name: "missing comma between elements", in: `{"type":"bundle","objects":[` + A + ` ` + B + `]}`, want: []string{"A@0", "input"}},
-		{name: "objects list in a non-bundle", in: `{"objects":[` + A + `],"type":"report"}`, want: []string{"A@0", "input"}},
+		// An object that is not a bundle is one object, whatever it holds.
+		{name: "objects list in a non-bundle", in: `{"objects":[` + A + `],"type":"x-list","id":"x-list--0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a"}`, want: []string{"?@0"}},
 		{name: "bad bundle id", in: `{"type":"bundle","id":"bundle--1234","objects":[` + A + `]}`, want: []string{"A@0", "input"}},
 		{name: "bundle id of another type", in: `{"type":"bundle","id":"report--0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a","objects":[]}`, want: []string{"input"}},
 		{name: "two objects lists", in: `{"type":"bundle","objects":[` + A + `],"objects":[` + B + `]}`, want: []string{"A@0", "input"}},
@@ -245,5 +246,27 @@ func TestDecoderLargeInput(t *testing.T) {
 	got := decodeTraceN(t, &b, 0, map[string]string{"B": o["B"]}, n)
 	if len(got) != n || got[n-1] != fmt.Sprintf("B@%d", n-1) {
 		t.Errorf("decode(%d objects) returned %d results ending %v; want %d", n, len(got), got[max(0, len(got)-1):], n)
+	}
+}
+
+func TestTopLevelString(t *testing.T) {
+	cases := []struct {
+		raw, want string
+		ok        bool
+	}{
+		{`{"type":"bundle"}`, "bundle", true},
+		{`{"id":"x","objects":[{"type":"indicator"}],"type":"bundle"}`, "bundle", true},
+		{`{ "a" : { "type" : "inner" } , "b":[1,"]",{"c":"}"}], "type" : "bun\u0064le" }`, "bundle", true},
+		{`{"n":12,"t":true,"type":"report"}`, "report", true},
+		{`{"x":"a\"type\":\"bundle"}`, "", false},
+		{`{"type":5}`, "", false},
+		{`{"a":1`, "", false},
+		{`{"a" 1,"type":"bundle"}`, "", false},
+	}
+	for _, c := range cases {
+		got, ok := topLevelString([]byte(c.raw), "type")
+		if got != c.want || ok != c.ok {
+			t.Errorf("topLevelString(%s) = %q, %v; want %q, %v", c.raw, got, ok, c.want, c.ok)
+		}
 	}
 }

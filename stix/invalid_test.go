@@ -57,6 +57,8 @@ var invalidCases = map[string]invalidCase{
 	"kill-chain-phase-name":              {rule: "required-property", path: "$.kill_chain_phases[1].phase_name"},
 	"external-reference-no-locator":      {rule: "required-property", path: "$.external_references[0]"},
 	"ntfs-stream-without-name":           {rule: "required-property", path: "$.extensions.ntfs-ext.alternate_data_streams[1].name"},
+	"empty-extension":                    {rule: "empty-extension", path: "$.extensions.pdf-ext"},
+	"observed-data-ref-to-report":        {rule: "reference-type", path: "$.object_refs[1]"},
 	"empty-list":                         {rule: "empty-list", path: "$.labels"},
 	"selector-absent":                    {rule: "granular-selector", path: "$.granular_markings[0].selectors[0]"},
 	"selector-index-out-of-range":        {rule: "granular-selector", path: "$.granular_markings[0].selectors[1]"},

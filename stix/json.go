@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Kind is the JSON type of a Value.
@@ -89,23 +90,34 @@ func (e *SyntaxError) Error() string {
 // profile of RFC 7493 that RFC 8785 canonicalisation needs): valid UTF-8, no
 // duplicate member names, no lone surrogates, numbers within float64 range,
 // nothing but whitespace after the value.
+//
+// The strings of the returned Value may share memory with data: data MUST
+// NOT be modified while the Value is in use.
 func ParseJSON(data []byte) (Value, error) {
+	v, _, err := parseJSON(data)
+	return v, err
+}
+
+// parseJSON is ParseJSON that also reports whether the text held any
+// whitespace outside strings.
+func parseJSON(data []byte) (Value, bool, error) {
 	p := parser{data: data}
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
-		return Value{}, err
+		return Value{}, false, err
 	}
 	p.skipSpace()
 	if p.pos != len(p.data) {
-		return Value{}, p.errorf("unexpected %q after the JSON value", p.data[p.pos])
+		return Value{}, false, p.errorf("unexpected %q after the JSON value", p.data[p.pos])
 	}
-	return v, nil
+	return v, p.spaced, nil
 }
 
 type parser struct {
-	data []byte
-	pos  int
+	data   []byte
+	pos    int
+	spaced bool // whitespace was skipped somewhere
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -117,6 +129,7 @@ func (p *parser) skipSpace() {
 		switch p.data[p.pos] {
 		case ' ', '\t', '\n', '\r':
 			p.pos++
+			p.spaced = true
 		default:
 			return
 		}
@@ -263,7 +276,12 @@ func (p *parser) string() (string, error) {
 				return "", &SyntaxError{Offset: start, Msg: "string is not valid UTF-8"}
 			}
 			p.pos++
-			return string(s), nil
+			if len(s) == 0 {
+				return "", nil
+			}
+			// No escapes: the string is the input's bytes, shared rather
+			// than copied (see ParseJSON).
+			return unsafe.String(&s[0], len(s)), nil
 		}
 		if c == '\\' {
 			break

@@ -62,8 +62,12 @@ func (e *ObjectError) Unwrap() error { return tearline.ErrInvalid }
 // it ready to store: compacted JSON as received, canonical content hash,
 // identity and version. The returned Value is the parsed tree, for callers
 // that need to look inside (labels, observables).
+//
+// Parse keeps data rather than copying it: the Object's JSON (when data has
+// no insignificant whitespace), its id and type, and the Value's strings
+// share its memory. The caller MUST NOT modify data afterwards.
 func Parse(data []byte) (*tearline.Object, *Value, error) {
-	v, err := ParseJSON(data)
+	v, spaced, err := parseJSON(data)
 	if err != nil {
 		return nil, nil, &ObjectError{Index: -1, Problems: []Problem{{Rule: "json-syntax", Path: "$", Msg: err.Error()}}}
 	}
@@ -71,7 +75,11 @@ func Parse(data []byte) (*tearline.Object, *Value, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	obj.JSON = Compact(make([]byte, 0, len(data)), data)
+	if spaced {
+		obj.JSON = Compact(make([]byte, 0, len(data)), data)
+	} else {
+		obj.JSON = data[:len(data):len(data)]
+	}
 	return obj, &v, nil
 }
 
@@ -143,7 +151,7 @@ func Validate(v *Value) []Problem {
 
 	spec, known := types[typ]
 	if known {
-		c.object("$", &spec.spec, v, true)
+		c.object(&spec.spec, v, true)
 	} else {
 		checkCustomObject(c, v)
 	}
@@ -197,7 +205,7 @@ func checkCustomObject(c *checker, v *Value) {
 		common = scoCommon
 	}
 	spec := &objSpec{props: common}
-	c.object("$", spec, v, true)
+	c.object(spec, v, true)
 	if hasCreated {
 		if _, ok := v.Get("modified"); !ok {
 			c.add("required-property", "$.modified", "a custom domain object with created must also have modified")

@@ -300,7 +300,7 @@ var types = map[string]*typeSpec{
 		mutuallyExclusive(c, v, "$", "object_refs", "objects")
 	},
 		"first_observed", pTimestamp, "last_observed", pTimestamp, "number_observed", intRange(1, 999999999),
-		"objects", pDict, "object_refs", refs(refSCO, "relationship")),
+		"objects", pDict, "object_refs", refs(refSCO, "relationship", "sighting")),
 	"opinion": sdo(req("opinion", "object_refs"), nil,
 		"explanation", pString, "authors", pStrings, "opinion", opinionEnum, "object_refs", refs(refAny)),
 	"report": sdo(req("name", "published", "object_refs"), nil,
@@ -573,31 +573,45 @@ func checkExtensions(c *checker, typ string, v *Value) {
 	if len(ext.Obj) == 0 {
 		c.add("empty-dictionary", "$.extensions", "extensions must not be empty; omit the property instead")
 	}
+	top := c.enter("extensions")
+	defer c.leave(top)
 	for i := range ext.Obj {
 		m := &ext.Obj[i]
-		path := "$.extensions." + m.Key
-		if m.Value.Kind != Object {
-			c.add("property-type", path, "an extension must be an object, not %s", m.Value.Kind)
-			continue
+		n := c.enter(m.Key)
+		checkExtension(c, typ, m)
+		c.leave(n)
+	}
+}
+
+// checkExtension checks one member of an extensions dictionary; the checker
+// stands at it.
+func checkExtension(c *checker, typ string, m *Member) {
+	if m.Value.Kind != Object {
+		c.add("property-type", "$", "an extension must be an object, not %s", m.Value.Kind)
+		return
+	}
+	if strings.HasPrefix(m.Key, "extension-definition--") {
+		if typ, _, ok := splitIdentifier(m.Key); !ok || typ != "extension-definition" {
+			c.add("extension-name", "$", "%q is not an extension-definition identifier", m.Key)
 		}
-		if strings.HasPrefix(m.Key, "extension-definition--") {
-			if typ, _, ok := splitIdentifier(m.Key); !ok || typ != "extension-definition" {
-				c.add("extension-name", path, "%q is not an extension-definition identifier", m.Key)
-			}
-			if et, ok := m.Value.Get("extension_type"); ok {
-				c.value(path+".extension_type", extensionTypeEnum, et)
-			}
-			continue
+		if et, ok := m.Value.Get("extension_type"); ok {
+			n := c.enter("extension_type")
+			c.value(extensionTypeEnum, et)
+			c.leave(n)
 		}
-		if spec, ok := predefinedExtensions[typ][m.Key]; ok {
-			c.object(path, spec, &m.Value, true)
-			continue
+		return
+	}
+	if spec, ok := predefinedExtensions[typ][m.Key]; ok {
+		c.object(spec, &m.Value, true)
+		if len(m.Value.Obj) == 0 {
+			c.add("empty-extension", "$", "the %s extension must hold at least one property", m.Key)
 		}
-		// Custom extensions named freely were allowed in STIX 2.0 and are
-		// deprecated in 2.1; they are kept, their names checked.
-		if !validTypeName(m.Key, 3) {
-			c.add("extension-name", path, "%q is neither an extension-definition id nor a valid extension name", m.Key)
-		}
+		return
+	}
+	// Custom extensions named freely were allowed in STIX 2.0 and are
+	// deprecated in 2.1; they are kept, their names checked.
+	if !validTypeName(m.Key, 3) {
+		c.add("extension-name", "$", "%q is neither an extension-definition id nor a valid extension name", m.Key)
 	}
 }
 

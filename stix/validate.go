@@ -26,11 +26,35 @@ func (p Problem) String() string {
 // checker accumulates problems while walking one object.
 type checker struct {
 	problems []Problem
+	path     []byte // where the checker is, after "$"
 }
 
-func (c *checker) add(rule, path, format string, args ...any) {
+// add records a problem at rel, a path relative to the value being checked
+// ("$" for the value itself, "$.name" for its member).
+func (c *checker) add(rule, rel, format string, args ...any) {
+	path := "$" + string(c.path) + strings.TrimPrefix(rel, "$")
 	c.problems = append(c.problems, Problem{Rule: rule, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
+
+// enter descends into member key of the value being checked; leave(n)
+// returns to where enter was called, n being what enter returned. The path
+// is only turned into a string when a problem is found.
+func (c *checker) enter(key string) int {
+	n := len(c.path)
+	c.path = append(c.path, '.')
+	c.path = append(c.path, key...)
+	return n
+}
+
+func (c *checker) enterIndex(i int) int {
+	n := len(c.path)
+	c.path = append(c.path, '[')
+	c.path = strconv.AppendInt(c.path, int64(i), 10)
+	c.path = append(c.path, ']')
+	return n
+}
+
+func (c *checker) leave(n int) { c.path = c.path[:n] }
 
 // class is the STIX family an object type belongs to.
 type class uint8
@@ -308,124 +332,126 @@ func checkIdentifier(c *checker, path, id string) (string, bool) {
 	return typ, true
 }
 
-func (c *checker) value(path string, p *prop, v *Value) {
+func (c *checker) value(p *prop, v *Value) {
 	switch p.kind {
 	case kAny:
 	case kString:
 		if v.Kind != String {
-			c.add("property-type", path, "must be a string, not %s", v.Kind)
+			c.add("property-type", "$", "must be a string, not %s", v.Kind)
 			return
 		}
 		if p.enum != nil && !contains(p.enum, v.Str) {
-			c.add("vocabulary", path, "%q is not one of %s", v.Str, strings.Join(p.enum, ", "))
+			c.add("vocabulary", "$", "%q is not one of %s", v.Str, strings.Join(p.enum, ", "))
 		}
 	case kTimestamp:
 		if v.Kind != String {
-			c.add("property-type", path, "must be a timestamp string, not %s", v.Kind)
+			c.add("property-type", "$", "must be a timestamp string, not %s", v.Kind)
 			return
 		}
 		if _, _, err := ParseTimestamp(v.Str); err != nil {
-			c.add("timestamp-format", path, "%v", err)
+			c.add("timestamp-format", "$", "%v", err)
 		}
 	case kInteger:
 		if v.Kind != Number {
-			c.add("property-type", path, "must be an integer, not %s", v.Kind)
+			c.add("property-type", "$", "must be an integer, not %s", v.Kind)
 			return
 		}
 		f, err := strconv.ParseFloat(v.Str, 64)
 		if err != nil || f != math.Trunc(f) || strings.ContainsAny(v.Str, ".eE") && f != math.Trunc(f) {
-			c.add("property-type", path, "must be an integer, not %s", v.Str)
+			c.add("property-type", "$", "must be an integer, not %s", v.Str)
 			return
 		}
 		if p.bound && (f < p.min || f > p.max) {
-			c.add("value-range", path, "%s is outside %v..%v", v.Str, p.min, p.max)
+			c.add("value-range", "$", "%s is outside %v..%v", v.Str, p.min, p.max)
 		}
 	case kFloat:
 		if v.Kind != Number {
-			c.add("property-type", path, "must be a number, not %s", v.Kind)
+			c.add("property-type", "$", "must be a number, not %s", v.Kind)
 			return
 		}
 		f, _ := strconv.ParseFloat(v.Str, 64)
 		if p.bound && (f < p.min || f > p.max) {
-			c.add("value-range", path, "%s is outside %v..%v", v.Str, p.min, p.max)
+			c.add("value-range", "$", "%s is outside %v..%v", v.Str, p.min, p.max)
 		}
 	case kBoolean:
 		if v.Kind != Bool {
-			c.add("property-type", path, "must be true or false, not %s", v.Kind)
+			c.add("property-type", "$", "must be true or false, not %s", v.Kind)
 		}
 	case kIdentifier:
 		if v.Kind != String {
-			c.add("property-type", path, "must be an identifier string, not %s", v.Kind)
+			c.add("property-type", "$", "must be an identifier string, not %s", v.Kind)
 			return
 		}
-		typ, ok := checkIdentifier(c, path, v.Str)
+		typ, ok := checkIdentifier(c, "$", v.Str)
 		if ok && p.refs != nil && !refAllowed(p.refs, typ) {
-			c.add("reference-type", path, "refers to a %s; it must refer to %s", typ, describeRefs(p.refs))
+			c.add("reference-type", "$", "refers to a %s; it must refer to %s", typ, describeRefs(p.refs))
 		}
 	case kBinary:
 		if v.Kind != String {
-			c.add("property-type", path, "must be a base64 string, not %s", v.Kind)
+			c.add("property-type", "$", "must be a base64 string, not %s", v.Kind)
 			return
 		}
 		if !validBase64(v.Str) {
-			c.add("binary-format", path, "is not valid base64")
+			c.add("binary-format", "$", "is not valid base64")
 		}
 	case kHex:
 		if v.Kind != String {
-			c.add("property-type", path, "must be a hex string, not %s", v.Kind)
+			c.add("property-type", "$", "must be a hex string, not %s", v.Kind)
 			return
 		}
 		if !evenHex(v.Str) {
-			c.add("hex-format", path, "%q is not an even-length hexadecimal string", v.Str)
+			c.add("hex-format", "$", "%q is not an even-length hexadecimal string", v.Str)
 		}
 	case kHashes:
-		c.hashes(path, v)
+		c.hashes(v)
 	case kDict:
 		if v.Kind != Object {
-			c.add("property-type", path, "must be a dictionary (JSON object), not %s", v.Kind)
+			c.add("property-type", "$", "must be a dictionary (JSON object), not %s", v.Kind)
 			return
 		}
 		for _, m := range v.Obj {
 			if len(m.Key) > 250 {
-				c.add("dictionary-key", path, "key longer than 250 characters")
+				c.add("dictionary-key", "$", "key longer than 250 characters")
 			}
 		}
 	case kList:
 		if v.Kind != Array {
-			c.add("property-type", path, "must be a list, not %s", v.Kind)
+			c.add("property-type", "$", "must be a list, not %s", v.Kind)
 			return
 		}
 		if len(v.Arr) == 0 {
 			// STIX 2.1: lists MUST NOT be empty when present.
-			c.add("empty-list", path, "lists must not be empty; omit the property instead")
+			c.add("empty-list", "$", "lists must not be empty; omit the property instead")
 			return
 		}
 		for i := range v.Arr {
-			c.value(fmt.Sprintf("%s[%d]", path, i), p.elem, &v.Arr[i])
+			n := c.enterIndex(i)
+			c.value(p.elem, &v.Arr[i])
+			c.leave(n)
 		}
 	case kObject:
 		if v.Kind != Object {
-			c.add("property-type", path, "must be an object, not %s", v.Kind)
+			c.add("property-type", "$", "must be an object, not %s", v.Kind)
 			return
 		}
-		c.object(path, p.sub, v, false)
+		c.object(p.sub, v, false)
 	case kKillChain:
-		c.object(path, killChainSpec, v, false)
+		c.object(killChainSpec, v, false)
 	case kExternalRef:
-		c.object(path, externalRefSpec, v, false)
+		c.object(externalRefSpec, v, false)
 	}
 }
 
 // object checks v against spec. With custom set, properties that the spec
 // does not name are allowed as custom properties (top level of an object).
-func (c *checker) object(path string, spec *objSpec, v *Value, custom bool) {
+func (c *checker) object(spec *objSpec, v *Value, custom bool) {
 	if v.Kind != Object {
-		c.add("property-type", path, "must be an object, not %s", v.Kind)
+		c.add("property-type", "$", "must be an object, not %s", v.Kind)
 		return
 	}
 	for _, name := range spec.required {
 		if _, ok := v.Get(name); !ok {
-			c.add("required-property", path+"."+name, "required property %q is missing", name)
+			c.add("required-property", "$."+name, "required property %q is missing", name)
 		}
 	}
 	for i := range v.Obj {
@@ -433,33 +459,29 @@ func (c *checker) object(path string, spec *objSpec, v *Value, custom bool) {
 		p, known := spec.props[m.Key]
 		if !known {
 			if !validPropertyName(m.Key) {
-				c.add("property-name", path+"."+m.Key, "property names must be 3 to 250 characters of a-z, A-Z, 0-9 and _")
+				c.add("property-name", "$."+m.Key, "property names must be 3 to 250 characters of a-z, A-Z, 0-9 and _")
 			}
 			continue
 		}
-		c.value(path+"."+m.Key, p, &m.Value)
+		n := c.enter(m.Key)
+		c.value(p, &m.Value)
+		c.leave(n)
 	}
 	if spec.extra != nil {
-		n := len(c.problems)
 		spec.extra(c, v)
-		// extra reports paths relative to v ("$..."); anchor them at
-		// path so that problems in embedded objects point into them.
-		for i := n; i < len(c.problems); i++ {
-			c.problems[i].Path = path + strings.TrimPrefix(c.problems[i].Path, "$")
-		}
 	}
 }
 
-func (c *checker) hashes(path string, v *Value) {
+func (c *checker) hashes(v *Value) {
 	if v.Kind != Object {
-		c.add("property-type", path, "must be a dictionary of hashes, not %s", v.Kind)
+		c.add("property-type", "$", "must be a dictionary of hashes, not %s", v.Kind)
 		return
 	}
 	if len(v.Obj) == 0 {
-		c.add("empty-dictionary", path, "hashes must hold at least one hash")
+		c.add("empty-dictionary", "$", "hashes must hold at least one hash")
 	}
 	for _, m := range v.Obj {
-		p := path + "." + m.Key
+		p := "$." + m.Key
 		if len(m.Key) > 250 {
 			c.add("dictionary-key", p, "hash algorithm name longer than 250 characters")
 		}

@@ -191,12 +191,26 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 	go func() {
 		defer close(batches)
 		batch := make([]item, 0, opts.BatchSize)
-		for c := range ordered {
+		for {
+			var c *chunk
+			select {
+			case next, ok := <-ordered:
+				if !ok {
+					if len(batch) > 0 {
+						select {
+						case batches <- batch:
+						case <-ctx.Done():
+						}
+					}
+					return
+				}
+				c = next
+			case <-ctx.Done():
+				return
+			}
 			select {
 			case <-c.done:
 			case <-ctx.Done():
-			}
-			if ctx.Err() != nil {
 				return
 			}
 			for _, it := range c.items {
@@ -209,12 +223,6 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 					}
 					batch = make([]item, 0, opts.BatchSize)
 				}
-			}
-		}
-		if len(batch) > 0 {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
 			}
 		}
 	}()
@@ -274,19 +282,25 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 		}
 	}
 	cancel()
-	// Drain so the reader, parsers and batcher can exit.
-	for range batches {
+	if writeErr != nil || parent.Err() != nil {
+		// Do not wait for the reader: it may be blocked on its input (a
+		// network stream). The pipeline's goroutines end once it returns.
+		go func() {
+			for range batches {
+			}
+			for range ordered {
+			}
+		}()
+		sum.Elapsed = time.Since(start)
+		if writeErr != nil {
+			return sum, writeErr
+		}
+		return sum, parent.Err()
 	}
-	for range ordered {
-	}
+	// The input was read to its end: the reader and parsers are done.
 	wg.Wait()
 	sum.Elapsed = time.Since(start)
-	switch {
-	case writeErr != nil:
-		return sum, writeErr
-	case parent.Err() != nil:
-		return sum, parent.Err()
-	case readErr != nil:
+	if readErr != nil {
 		return sum, fmt.Errorf("ingest: %w", readErr)
 	}
 	return sum, nil

@@ -31,7 +31,6 @@ type Decoder struct {
 	subStart   int64
 	bundle     bundleState
 	afterFirst bool // an element of the current objects list was read
-	done       bool
 	err        error
 }
 

@@ -112,7 +112,6 @@ func seen(c *checker, v *Value) { timeOrder(c, v, "first_seen", "last_seen", fal
 
 var (
 	macPattern  = regexp.MustCompile(`^[0-9a-f]{2}(:[0-9a-f]{2}){5}((:[0-9a-f]{2}){2})?$`)
-	scoObjRefs  = []string{refSCO}
 	addressRefs = []string{"ipv4-addr", "ipv6-addr", "mac-addr", "domain-name"}
 )
 

@@ -97,8 +97,6 @@ type prop struct {
 	max   float64
 	bound bool // min/max apply
 	sub   *objSpec
-	// nonEmpty lists must hold at least one element.
-	nonEmpty bool
 }
 
 // objSpec describes an object, a type's or an embedded one's.
@@ -129,7 +127,6 @@ var (
 	pHex       = &prop{kind: kHex}
 	pHashes    = &prop{kind: kHashes}
 	pDict      = &prop{kind: kDict}
-	pAny       = &prop{kind: kAny}
 	pStrings   = listOf(pString)
 	pKillChain = &prop{kind: kList, elem: &prop{kind: kKillChain}}
 	pExtRefs   = &prop{kind: kList, elem: &prop{kind: kExternalRef}}
@@ -138,15 +135,12 @@ var (
 func ref(types ...string) *prop     { return &prop{kind: kIdentifier, refs: types} }
 func refs(types ...string) *prop    { return listOf(ref(types...)) }
 func listOf(p *prop) *prop          { return &prop{kind: kList, elem: p} }
-func nonEmpty(p *prop) *prop        { q := *p; q.nonEmpty = true; return &q }
 func enum(values ...string) *prop   { return &prop{kind: kString, enum: values} }
 func object(spec *objSpec) *prop    { return &prop{kind: kObject, sub: spec} }
 func intRange(lo, hi float64) *prop { return &prop{kind: kInteger, min: lo, max: hi, bound: true} }
 func floatRange(lo, hi float64) *prop {
 	return &prop{kind: kFloat, min: lo, max: hi, bound: true}
 }
-
-var ()
 
 // ParseTimestamp parses a STIX timestamp: RFC 3339 in UTC with the Z
 // designator and an optional fraction of a second of at most nanosecond

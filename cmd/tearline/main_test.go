@@ -321,3 +321,61 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+func TestCollectionsAndRejectsFile(t *testing.T) {
+	dir := initNode(t)
+	out, errs, code := run(t, "", "collection", "create", "feeds", "--title", "Partner feeds", "--dir", dir)
+	if code != 0 || !strings.Contains(out, "created collection feeds") {
+		t.Fatalf("collection create: exit %d %q %q", code, out, errs)
+	}
+	if _, errs, code := run(t, "", "collection", "create", "feeds", "--dir", dir); code == 0 || !strings.Contains(errs, "already exists") {
+		t.Errorf("duplicate collection: exit %d %q; want a refusal", code, errs)
+	}
+	bad := `{"type":"malware","spec_version":"2.1","id":"malware--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"X"}` + "\n"
+	rejects := filepath.Join(t.TempDir(), "rejects.jsonl")
+	_, _, code = run(t, bad, "import", "--dir", dir, "--collection", "feeds", "--rejects", rejects, "-")
+	if code != 3 {
+		t.Fatalf("import of an invalid object: exit %d; want 3", code)
+	}
+	data, err := os.ReadFile(rejects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(data, &rec); err != nil || rec["rule"] != "required-property" || rec["id"] != "malware--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061" {
+		t.Errorf("rejects file = %s (%v); want the malware's required-property rejection", data, err)
+	}
+	out, _, _ = run(t, "", "collection", "list", "--dir", dir)
+	if !strings.Contains(out, "feeds") || !strings.Contains(out, "Partner feeds") || !strings.Contains(out, "default") {
+		t.Errorf("collection list = %q; want default and feeds", out)
+	}
+	if _, errs, code := run(t, "", "import", "--dir", dir, "--collection", "nope", "-"); code == 0 || !strings.Contains(errs, "collection create") {
+		t.Errorf("import into an unknown collection: exit %d %q; want a refusal with a hint", code, errs)
+	}
+}
+
+func TestExportVersions(t *testing.T) {
+	dir := initNode(t)
+	v1 := `{"type":"note","spec_version":"2.1","id":"note--4c3e1f9a-8f6b-4e0d-9a55-2f1b7c3d9e10","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","content":"first","object_refs":["identity--311b2d2d-f010-4473-83ec-1edf84858f4c"]}`
+	v2 := strings.Replace(strings.Replace(v1, `"modified":"2024-01-01T00:00:00.000Z"`, `"modified":"2024-02-01T00:00:00.000Z"`, 1), "first", "second", 1)
+	if _, errs, code := run(t, v1+"\n"+v2+"\n", "import", "--dir", dir, "-"); code != 0 {
+		t.Fatalf("import: %s", errs)
+	}
+	for _, c := range []struct {
+		versions string
+		want     []string
+	}{{"all", []string{"first", "second"}}, {"last", []string{"second"}}, {"first", []string{"first"}}} {
+		out, _, code := run(t, "", "export", "--dir", dir, "--versions", c.versions, "--format", "jsonl")
+		objs := objectsOf(t, []byte(out))
+		var got []string
+		for _, o := range objs {
+			got = append(got, o.(map[string]any)["content"].(string))
+		}
+		if code != 0 || strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("export --versions %s = %v (exit %d); want %v", c.versions, got, code, c.want)
+		}
+	}
+	if _, errs, code := run(t, "", "export", "--dir", dir, "--versions", "newest"); code != 2 || !strings.Contains(errs, "use all, last or first") {
+		t.Errorf("export --versions newest: exit %d %q; want a usage error", code, errs)
+	}
+}

@@ -93,7 +93,7 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 		return Summary{}, errors.New("ingest: no collection given")
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 5000
+		opts.BatchSize = 10000
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)

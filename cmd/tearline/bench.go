@@ -183,7 +183,7 @@ func benchImportOne(ctx context.Context, self, dir, data string, extraEnv []stri
 	if _, _, err := run("init", "--partner", "BNC", "--name", "Benchmark node", "--dir", dir); err != nil {
 		return benchResult{}, err
 	}
-	c, out, err := run("import", "--dir", dir, "--json", "--batch", "10000", data)
+	c, out, err := run("import", "--dir", dir, "--json", data)
 	if err != nil {
 		return benchResult{}, err
 	}

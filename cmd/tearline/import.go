@@ -89,7 +89,7 @@ were rejected, 1 when the import could not finish.`,
 	}
 	addDirFlag(cmd, &dir)
 	cmd.Flags().StringVarP(&collection, "collection", "c", defaultCollection, "collection to import into (id or alias)")
-	cmd.Flags().IntVar(&batch, "batch", 5000, "objects per database transaction")
+	cmd.Flags().IntVar(&batch, "batch", 10000, "objects per database transaction")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON on standard output")
 	cmd.Flags().StringVar(&rejectsFile, "rejects", "", "write every rejected object's reason to this file as JSON lines")
 	return cmd

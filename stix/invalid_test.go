@@ -58,6 +58,7 @@ var invalidCases = map[string]invalidCase{
 	"external-reference-no-locator":      {rule: "required-property", path: "$.external_references[0]"},
 	"ntfs-stream-without-name":           {rule: "required-property", path: "$.extensions.ntfs-ext.alternate_data_streams[1].name"},
 	"empty-extension":                    {rule: "empty-extension", path: "$.extensions.pdf-ext"},
+	"dictionary-key-space":               {rule: "dictionary-key", path: "$.environment_variables.HOME DIR"},
 	"observed-data-ref-to-report":        {rule: "reference-type", path: "$.object_refs[1]"},
 	"empty-list":                         {rule: "empty-list", path: "$.labels"},
 	"selector-absent":                    {rule: "granular-selector", path: "$.granular_markings[0].selectors[0]"},

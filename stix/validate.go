@@ -251,6 +251,21 @@ func splitIdentifier(id string) (typ, uuid string, ok bool) {
 	return typ, uuid, true
 }
 
+// validDictionaryKey reports whether s may be a dictionary key (STIX 2.1
+// section 3.3): 1 to 250 ASCII letters, digits, underscores and hyphens.
+func validDictionaryKey(s string) bool {
+	if len(s) < 1 || len(s) > 250 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // evenHex reports whether s is an even number of hexadecimal digits.
 func evenHex(s string) bool {
 	if len(s)%2 != 0 {
@@ -404,8 +419,8 @@ func (c *checker) value(p *prop, v *Value) {
 			return
 		}
 		for _, m := range v.Obj {
-			if len(m.Key) > 250 {
-				c.add("dictionary-key", "$", "key longer than 250 characters")
+			if !validDictionaryKey(m.Key) {
+				c.add("dictionary-key", "$."+m.Key, "dictionary keys must be 1 to 250 characters of a-z, A-Z, 0-9, _ and -")
 			}
 		}
 	case kList:

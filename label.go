@@ -130,4 +130,9 @@ type IEP struct {
 	Attribution         bool
 	UnmodifiedResale    bool
 	StartDate, EndDate  time.Time
+
+	// NoAttribution is IEP 2.0 provider_attribution "must-not": recipients
+	// must not name the provider when they pass the information on.
+	// Attribution is "must"; neither set is "may". Never both.
+	NoAttribution bool
 }

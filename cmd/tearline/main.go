@@ -124,6 +124,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newCollectionCmd(e),
 		newBenchCmd(e),
 		newDemoCmd(e),
+		newLabelCmd(e),
 	)
 	return root
 }

@@ -379,3 +379,17 @@ func TestExportVersions(t *testing.T) {
 		t.Errorf("export --versions newest: exit %d %q; want a usage error", code, errs)
 	}
 }
+
+func TestLabelCheck(t *testing.T) {
+	out, errs, code := run(t, "", "label", "check", "secret//rel to gbr, usa")
+	if code != 0 || strings.TrimSpace(out) != "SECRET//REL TO USA, GBR" {
+		t.Errorf("label check = %q %q, exit %d; want the normalised banner", out, errs, code)
+	}
+	_, errs, code = run(t, "", "label", "check", "SECRET//REL TO USA//NOFORN")
+	if code != 1 || !strings.Contains(errs, "relto-with-noforn") || !strings.Contains(errs, "what to do:") {
+		t.Errorf("label check of a conflict = %q, exit %d; want the rule and what to do, exit 1", errs, code)
+	}
+	if _, _, code := run(t, "", "label", "check"); code != 2 {
+		t.Errorf("label check without a banner: exit %d; want 2", code)
+	}
+}

@@ -125,6 +125,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newBenchCmd(e),
 		newDemoCmd(e),
 		newLabelCmd(e),
+		newAgreementCmd(e),
 	)
 	return root
 }

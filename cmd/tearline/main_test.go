@@ -393,3 +393,39 @@ func TestLabelCheck(t *testing.T) {
 		t.Errorf("label check without a banner: exit %d; want 2", code)
 	}
 }
+
+func TestAgreements(t *testing.T) {
+	dir := initNode(t)
+	example := "../../policy/examples/gbr-fra.yaml"
+	out, errs, code := run(t, "", "agreement", "add", "--dir", dir, example)
+	if code != 0 || !strings.Contains(out, "added gbr-fra-security@v1") {
+		t.Fatalf("agreement add: exit %d %q %q", code, out, errs)
+	}
+	if out, _, code := run(t, "", "agreement", "add", "--dir", dir, example); code != 0 || !strings.Contains(out, "nothing changed") {
+		t.Errorf("adding the same agreement again: exit %d %q; want no change", code, out)
+	}
+	// The same id and version with another text is refused.
+	data, _ := os.ReadFile(example)
+	changed := filepath.Join(t.TempDir(), "changed.yaml")
+	os.WriteFile(changed, []byte(strings.Replace(string(data), "UK-France exchange", "UK-France sharing", 1)), 0o644)
+	if _, errs, code := run(t, "", "agreement", "add", "--dir", dir, changed); code == 0 || !strings.Contains(errs, "never rewritten") || !strings.Contains(errs, "version 2") {
+		t.Errorf("rewriting an agreement version: exit %d %q; want a refusal pointing at version 2", code, errs)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	os.WriteFile(broken, []byte("id: x\nversion: 1\ntitle: X\nparties: [GBR, ZZZ]\nvalid_from: 2024-01-01\nceilings: {GBR: SECRET}\nthird_party_rule: true\ncolour: blue\n"), 0o644)
+	if _, errs, code := run(t, "", "agreement", "validate", broken); code == 0 || !strings.Contains(errs, "colour") {
+		t.Errorf("agreement validate of a bad file: exit %d %q; want the unknown key named", code, errs)
+	}
+	out, _, code = run(t, "", "agreement", "list", "--dir", dir)
+	if code != 0 || !strings.Contains(out, "gbr-fra-security@v1") || !strings.Contains(out, "in force") {
+		t.Errorf("agreement list = %q, exit %d", out, code)
+	}
+	out, _, _ = run(t, "", "agreement", "review", "--dir", dir, "--within", "100000d")
+	if !strings.Contains(out, "gbr-fra-security@v1") || !strings.Contains(out, "review due by 2028-03-27") {
+		t.Errorf("agreement review = %q; want the agreement due by its review date", out)
+	}
+	out, _, code = run(t, "", "agreement", "show", "--dir", dir, "gbr-fra-security@v1")
+	if code != 0 || !strings.Contains(out, "equivalences:") {
+		t.Errorf("agreement show = %q, exit %d; want the agreement text", out, code)
+	}
+}

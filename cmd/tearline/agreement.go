@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/policy"
+)
+
+// Agreements live in the node directory, one file per version
+// (agreements/ID@vN.yaml), exactly as the operator added them: an agreement
+// is a legal text, and the node keeps what was written. A version is never
+// overwritten; a change is a new version.
+
+const agreementsDir = "agreements"
+
+func newAgreementCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "agreement",
+		Short: "Add, list, show, validate and review sharing agreements",
+		Long: `Sharing agreements are the rules: who may share what with whom, at which
+classification, for which purpose and for how long. Each is a YAML file
+(see policy/examples and policy/agreement.schema.json); the node keeps
+every version it was given, in the agreements/ folder of the node directory.`,
+	}
+	cmd.AddCommand(newAgreementValidateCmd(e), newAgreementAddCmd(e), newAgreementListCmd(e),
+		newAgreementShowCmd(e), newAgreementReviewCmd(e))
+	return cmd
+}
+
+func newAgreementValidateCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check agreement files without adding them",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			failed := 0
+			for _, name := range args {
+				a, err := readAgreement(name)
+				if err != nil {
+					fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
+					failed++
+					continue
+				}
+				fmt.Fprintf(e.stdout, "%s: %s@v%d %q is valid\n", name, a.ID, a.Version, a.Title)
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d agreement files are not valid", failed, len(args))
+			}
+			return nil
+		},
+	}
+}
+
+// readAgreement parses and validates an agreement file against the built-in
+// partners and communities.
+func readAgreement(name string) (tearline.Agreement, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return tearline.Agreement{}, err
+	}
+	a, err := policy.ParseAgreement(data)
+	if err != nil {
+		return a, err
+	}
+	if err := policy.ValidateAgreement(a, policy.Builtin()); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+func agreementFile(dir string, a tearline.Agreement) string {
+	return filepath.Join(dir, agreementsDir, fmt.Sprintf("%s@v%d.yaml", a.ID, a.Version))
+}
+
+func newAgreementAddCmd(e *env) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "add FILE",
+		Short: "Add an agreement, or a new version of one, to the node",
+		Long: `Add an agreement file to the node after validating it. A version already
+added is never replaced: adding the same file again changes nothing, and a
+different text under the same id and version is refused (raise the version).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := e.nodeRoot(dir)
+			if err != nil {
+				return err
+			}
+			a, err := readAgreement(args[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			dest := agreementFile(root, a)
+			if old, err := os.ReadFile(dest); err == nil {
+				if bytes.Equal(old, data) {
+					fmt.Fprintf(e.stdout, "%s@v%d is already in the node; nothing changed\n", a.ID, a.Version)
+					return nil
+				}
+				return fmt.Errorf("%s@v%d is already in the node with a different text; an agreement version is never rewritten: give the new text version %d",
+					a.ID, a.Version, latestVersion(root, a.ID)+1)
+			}
+			if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := f.Write(data); err != nil {
+				f.Close()
+				os.Remove(dest)
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "added %s@v%d %q (parties %s)\n", a.ID, a.Version, a.Title, strings.Join(a.Parties, ", "))
+			return nil
+		},
+	}
+	addDirFlag(cmd, &dir)
+	return cmd
+}
+
+// nodeRoot returns the node directory after checking it holds a node.
+func (e *env) nodeRoot(flag string) (string, error) {
+	dir := e.nodeDir(flag)
+	if _, err := os.Stat(filepath.Join(dir, "tearline.yaml")); err != nil {
+		return "", fmt.Errorf("%s is not a node directory (no tearline.yaml); create one with 'tearline init', or point --dir at one", dir)
+	}
+	return dir, nil
+}
+
+// storedAgreement is one version of an agreement in the node.
+type storedAgreement struct {
+	tearline.Agreement
+	File  string
+	Added time.Time
+}
+
+// loadAgreements reads every agreement version in the node, newest version
+// of each id last.
+func loadAgreements(root string) ([]storedAgreement, error) {
+	files, err := filepath.Glob(filepath.Join(root, agreementsDir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var out []storedAgreement
+	for _, f := range files {
+		a, err := readAgreement(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (the node refuses to use an agreement it cannot read)", f, err)
+		}
+		if filepath.Base(f) != filepath.Base(agreementFile(root, a)) {
+			return nil, fmt.Errorf("%s holds %s@v%d: the file name does not match its content", f, a.ID, a.Version)
+		}
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, storedAgreement{Agreement: a, File: f, Added: fi.ModTime()})
+	}
+	slices.SortFunc(out, func(a, b storedAgreement) int {
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
+	return out, nil
+}
+
+func latestVersion(root, id string) int {
+	all, _ := loadAgreements(root)
+	v := 0
+	for _, a := range all {
+		if a.ID == id {
+			v = max(v, a.Version)
+		}
+	}
+	return v
+}
+
+// current keeps the newest version of each agreement.
+func current(all []storedAgreement) []storedAgreement {
+	var out []storedAgreement
+	for i, a := range all {
+		if i+1 < len(all) && all[i+1].ID == a.ID {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func newAgreementListCmd(e *env) *cobra.Command {
+	var dir string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "list [--all]",
+		Short: "List the node's agreements (the newest version of each)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := e.nodeRoot(dir)
+			if err != nil {
+				return err
+			}
+			list, err := loadAgreements(root)
+			if err != nil {
+				return err
+			}
+			if !all {
+				list = current(list)
+			}
+			now := time.Now()
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "AGREEMENT\tSTATE\tVALID\tREVIEW BY\tPARTIES\tTITLE")
+			for _, a := range list {
+				fmt.Fprintf(w, "%s@v%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Version, state(&a.Agreement, now),
+					period(a.ValidFrom, a.ValidUntil), day(a.ReviewBy), strings.Join(a.Parties, " "), a.Title)
+			}
+			return w.Flush()
+		},
+	}
+	addDirFlag(cmd, &dir)
+	cmd.Flags().BoolVar(&all, "all", false, "list every version, not only the newest")
+	return cmd
+}
+
+func state(a *tearline.Agreement, now time.Time) string {
+	switch {
+	case now.Before(a.ValidFrom):
+		return "not yet in force"
+	case !a.Active(now):
+		return "expired"
+	case !a.ReviewBy.IsZero() && now.After(a.ReviewBy):
+		return "in force, review overdue"
+	}
+	return "in force"
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+func period(from, until time.Time) string {
+	if until.IsZero() {
+		return day(from) + " ->"
+	}
+	return day(from) + " -> " + day(until)
+}
+
+func newAgreementShowCmd(e *env) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "show ID[@vN]",
+		Short: "Print an agreement as the node holds it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := e.nodeRoot(dir)
+			if err != nil {
+				return err
+			}
+			list, err := loadAgreements(root)
+			if err != nil {
+				return err
+			}
+			id, version, _ := strings.Cut(args[0], "@v")
+			var found *storedAgreement
+			for i := range list {
+				if list[i].ID == id && (version == "" || fmt.Sprint(list[i].Version) == version) {
+					found = &list[i]
+				}
+			}
+			if found == nil {
+				return fmt.Errorf("no agreement %s in this node ('tearline agreement list' shows them): %w", args[0], tearline.ErrNotFound)
+			}
+			data, err := os.ReadFile(found.File)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "# %s@v%d, %s (%s)\n", found.ID, found.Version, state(&found.Agreement, time.Now()), found.File)
+			e.stdout.Write(data)
+			return nil
+		},
+	}
+	addDirFlag(cmd, &dir)
+	return cmd
+}
+
+func newAgreementReviewCmd(e *env) *cobra.Command {
+	var dir, within string
+	cmd := &cobra.Command{
+		Use:   "review [--within 90d]",
+		Short: "List agreements due or overdue for review, and those that expire soon",
+		Long: `List the agreements in force whose review date has passed or falls within the
+window, and those that expire within it. Releases are not yet recorded per
+agreement, so what each released since its last review is not shown.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			window, err := parseDays(within)
+			if err != nil {
+				return usageError{fmt.Errorf("--within: %w", err)}
+			}
+			root, err := e.nodeRoot(dir)
+			if err != nil {
+				return err
+			}
+			list, err := loadAgreements(root)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			horizon := now.Add(window)
+			n := 0
+			for _, a := range current(list) {
+				if !a.Active(now) {
+					continue
+				}
+				var notes []string
+				switch {
+				case !a.ReviewBy.IsZero() && now.After(a.ReviewBy):
+					notes = append(notes, fmt.Sprintf("review overdue since %s (%d days)", day(a.ReviewBy), int(now.Sub(a.ReviewBy).Hours()/24)))
+				case !a.ReviewBy.IsZero() && horizon.After(a.ReviewBy):
+					notes = append(notes, fmt.Sprintf("review due by %s", day(a.ReviewBy)))
+				case a.ReviewBy.IsZero():
+					notes = append(notes, "no review date set")
+				}
+				if !a.ValidUntil.IsZero() && horizon.After(a.ValidUntil) {
+					notes = append(notes, fmt.Sprintf("expires %s", day(a.ValidUntil)))
+				}
+				if len(notes) == 0 {
+					continue
+				}
+				n++
+				fmt.Fprintf(e.stdout, "%s@v%d  %s: %s\n", a.ID, a.Version, a.Title, strings.Join(notes, "; "))
+			}
+			if n == 0 {
+				fmt.Fprintf(e.stdout, "no agreement in force is due for review within %s\n", within)
+			}
+			return nil
+		},
+	}
+	addDirFlag(cmd, &dir)
+	cmd.Flags().StringVar(&within, "within", "90d", "look this many days ahead (e.g. 30d)")
+	return cmd
+}
+
+func parseDays(s string) (time.Duration, error) {
+	var n int
+	if _, err := fmt.Sscanf(s, "%dd", &n); err != nil || n < 0 || fmt.Sprintf("%dd", n) != s {
+		return 0, errors.New("give a number of days, such as 30d")
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
+}

@@ -126,6 +126,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newDemoCmd(e),
 		newLabelCmd(e),
 		newAgreementCmd(e),
+		newExplainCmd(e),
 	)
 	return root
 }

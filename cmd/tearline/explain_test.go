@@ -83,3 +83,10 @@ func TestExplain(t *testing.T) {
 		t.Errorf("explain of an unknown object: exit %d %q", code, errs)
 	}
 }
+
+func TestBenchDecide(t *testing.T) {
+	out, errs, code := run(t, "", "bench", "decide", "--decisions", "5000", "--json")
+	if code != 0 || !strings.Contains(out, `"decisions":5000`) {
+		t.Errorf("bench decide: exit %d %q %q", code, out, errs)
+	}
+}

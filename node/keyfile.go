@@ -55,6 +55,7 @@ func KeyID(publicKey []byte) string {
 type keyMaterial struct {
 	algorithm string
 	private   bool
+	encrypted bool // read from a passphrase-encrypted file
 	created   time.Time
 	id        string
 
@@ -237,8 +238,46 @@ func checkPrivate(fi fs.FileInfo, path string) error {
 
 // readKeyFile reads and parses the key file at path, of the given
 // algorithm. A private key file, and the directory that holds it, must be
-// closed to group and others.
+// closed to group and others. An encrypted private key file is refused
+// with ErrPassphraseRequired; see readSecretKeyFile.
 func readKeyFile(path, algorithm string, private bool) (*keyMaterial, error) {
+	return readSecretKeyFile(path, algorithm, private, nil)
+}
+
+// readSecretKeyFile is readKeyFile that opens a passphrase-encrypted
+// private key file with the passphrase from pass.
+func readSecretKeyFile(path, algorithm string, private bool, pass passSource) (*keyMaterial, error) {
+	data, err := readNodeFile(path, private, maxKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	encrypted := false
+	if private && isEncrypted(data) {
+		plain, err := decryptKeyFile(data, pass)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer clear(plain)
+		data, encrypted = plain, true
+	}
+	k, err := parseKeyFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	k.encrypted = encrypted
+	if k.private != private {
+		return nil, fmt.Errorf("%s: holds a %s key; want a %s key", path, kind(k.private), kind(private))
+	}
+	if k.algorithm != algorithm {
+		return nil, fmt.Errorf("%s: holds an %s key; want %s", path, k.algorithm, algorithm)
+	}
+	return k, nil
+}
+
+// readNodeFile reads a regular file of at most limit bytes. For a private
+// file, the file and the directory that holds it must be closed to group
+// and others.
+func readNodeFile(path string, private bool, limit int64) ([]byte, error) {
 	if private {
 		dir := filepath.Dir(path)
 		fi, err := os.Stat(dir)
@@ -266,21 +305,11 @@ func readKeyFile(path, algorithm string, private bool) (*keyMaterial, error) {
 			return nil, err
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	k, err := parseKeyFile(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if k.private != private {
-		return nil, fmt.Errorf("%s: holds a %s key; want a %s key", path, kind(k.private), kind(private))
-	}
-	if k.algorithm != algorithm {
-		return nil, fmt.Errorf("%s: holds an %s key; want %s", path, k.algorithm, algorithm)
-	}
-	return k, nil
+	return data, nil
 }
 
 func kind(private bool) string {
@@ -294,8 +323,8 @@ func kind(private bool) string {
 // and checks that they are halves of one pair: partners pin the public
 // file, so a mismatch would have them encrypt or verify against a key this
 // node does not hold.
-func loadKeyPair(path, algorithm string) (*keyMaterial, error) {
-	priv, err := readKeyFile(path, algorithm, true)
+func loadKeyPair(path, algorithm string, pass passSource) (*keyMaterial, error) {
+	priv, err := readSecretKeyFile(path, algorithm, true, pass)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,23 @@
 // or any text outside the block is an error. A file cut short lacks its END
 // line and is refused too.
 //
+// A private key file may instead be encrypted at rest with a passphrase:
+// the key file above, encrypted with an age scrypt recipient
+// (filippo.io/age) and ASCII-armored (-----BEGIN AGE ENCRYPTED FILE-----).
+// Load opens it with the passphrase from EnvKeyPassphrase or
+// LoadOptions.Passphrase and refuses to load without it
+// (ErrPassphraseRequired, ErrWrongPassphrase).
+//
+// Keys have a lifecycle (current, retired, revoked) recorded in
+// keys/keyring.json, with retired keys in keys/archive/; see keyring.go and
+// RotateKey, RevokeKey, PublicKey. The node's TLS identity, a self-signed
+// ECDSA P-256 certificate, is in tls/; see TLSCertificate.
+//
 // This package MUST NOT overwrite an existing config or key file: keys that
-// partners have pinned cannot be replaced by accident. It MUST fail closed:
+// partners have pinned cannot be replaced by accident. The one exception
+// is RotateKey, which replaces the current key file only after linking it
+// into keys/archive/, and EncryptPrivateKeys, which replaces a file with
+// the same key encrypted. It MUST fail closed:
 // an unknown setting, algorithm or key header is an error, never a default.
 // It does not open the database: it only knows the database's path or URL
 // from the config, and MUST NOT import a database driver (sqlite, postgres);
@@ -91,6 +106,16 @@ type Node struct {
 	HPKEKey       hpke.PrivateKey
 	HPKEPublicKey hpke.PublicKey
 	HPKEKeyID     string
+
+	// keys is the keyring: every key the node has had, current ones first
+	// (see Keys).
+	keys []KeyInfo
+	// encrypted says the current private key files are
+	// passphrase-encrypted; keys the node makes later are encrypted too.
+	encrypted bool
+	// pass gives the passphrase of encrypted key files read after Load
+	// (retired keys, the TLS key).
+	pass passSource
 }
 
 // InitOptions are the choices Init needs.
@@ -107,6 +132,10 @@ type InitOptions struct {
 	// Now, if set, replaces time.Now for the creation times written in the
 	// key and config files.
 	Now func() time.Time
+	// Passphrase, if set, encrypts the private key files at rest (age,
+	// scrypt). Load then needs it, from EnvKeyPassphrase or
+	// LoadOptions.Passphrase.
+	Passphrase []byte
 }
 
 // initialisedError is Init's refusal to touch an existing node.
@@ -174,14 +203,17 @@ func Init(dir string, opts InitOptions) (*Node, error) {
 		{encryption, cfg.Keys.HPKE},
 	} {
 		path := filepath.Join(abs, k.path)
-		if err := writeKey(k.key, path, 0o600); err != nil {
+		if err := writeKey(k.key, path, 0o600, opts.Passphrase); err != nil {
 			return nil, fmt.Errorf("init node: %w", err)
 		}
-		if err := writeKey(k.key.public(), publicKeyPath(path), 0o644); err != nil {
+		if err := writeKey(k.key.public(), publicKeyPath(path), 0o644, nil); err != nil {
 			return nil, fmt.Errorf("init node: %w", err)
 		}
 	}
 	if err := syncDir(keysDir); err != nil {
+		return nil, fmt.Errorf("init node: %w", err)
+	}
+	if err := createTLS(filepath.Join(abs, TLSDir), cfg.Node.Partner, created, opts.Passphrase); err != nil {
 		return nil, fmt.Errorf("init node: %w", err)
 	}
 	if err := writeNew(filepath.Join(abs, ConfigFile), conf, 0o644); err != nil {
@@ -191,7 +223,11 @@ func Init(dir string, opts InitOptions) (*Node, error) {
 		return nil, fmt.Errorf("init node: %w", err)
 	}
 
-	n, err := load(abs, nil)
+	var pass passSource
+	if opts.Passphrase != nil {
+		pass = func() ([]byte, error) { return opts.Passphrase, nil }
+	}
+	n, err := loadWith(abs, nil, pass)
 	if err != nil {
 		return nil, fmt.Errorf("init node: read back what was written: %w", err)
 	}
@@ -264,8 +300,10 @@ func generateKeys(rand io.Reader, created time.Time) (signing, encryption *keyMa
 	return newEd25519Key(edPriv, created), newHPKEKey(hpkePriv, created), nil
 }
 
-func writeKey(k *keyMaterial, path string, perm fs.FileMode) error {
-	data, err := k.encode()
+// writeKey writes k to the new file path, encrypted with passphrase if it
+// is a private key and passphrase is set.
+func writeKey(k *keyMaterial, path string, perm fs.FileMode, passphrase []byte) error {
+	data, err := encodeKey(k, passphrase)
 	if err != nil {
 		return err
 	}
@@ -273,9 +311,25 @@ func writeKey(k *keyMaterial, path string, perm fs.FileMode) error {
 	return writeNew(path, data, perm)
 }
 
+// encodeKey returns k in the key file format, encrypted with passphrase if
+// it is a private key and passphrase is set.
+func encodeKey(k *keyMaterial, passphrase []byte) ([]byte, error) {
+	data, err := k.encode()
+	if err != nil {
+		return nil, err
+	}
+	if !k.private || passphrase == nil {
+		return data, nil
+	}
+	defer clear(data)
+	return encryptKeyFile(data, passphrase)
+}
+
 // Load reads the node directory at dir: its config file, then the
 // environment overrides (EnvDatabaseURL, EnvListen, EnvLogLevel), then its
-// keys.
+// keys and keyring. Passphrase-encrypted private keys are opened with the
+// passphrase in EnvKeyPassphrase; without it Load fails with an error
+// wrapping ErrPassphraseRequired (see LoadWith to ask for it otherwise).
 //
 // Load fails closed. It refuses a config file with an unknown or invalid
 // setting, naming the file, line and setting; a key file that is damaged,
@@ -284,17 +338,55 @@ func writeKey(k *keyMaterial, path string, perm fs.FileMode) error {
 // wraps ErrInsecurePermissions and says which chmod to run). A directory
 // without a config file gives an error wrapping ErrNotInitialised.
 func Load(dir string) (*Node, error) {
-	return load(dir, os.LookupEnv)
+	return LoadWith(dir, LoadOptions{})
+}
+
+// LoadOptions are the choices LoadWith offers.
+type LoadOptions struct {
+	// Passphrase returns the passphrase of passphrase-encrypted private key
+	// files, or nil if there is none (a terminal prompt, say). It is called
+	// at most once, and only if a key file is encrypted. Nil means the
+	// value of EnvKeyPassphrase.
+	Passphrase func() ([]byte, error)
+}
+
+// LoadWith is Load with options.
+func LoadWith(dir string, opts LoadOptions) (*Node, error) {
+	pass := passSource(opts.Passphrase)
+	if pass == nil {
+		pass = envPassphrase(os.LookupEnv)
+	}
+	return loadWith(dir, os.LookupEnv, pass)
+}
+
+// envPassphrase reads the passphrase from EnvKeyPassphrase.
+func envPassphrase(env func(string) (string, bool)) passSource {
+	return func() ([]byte, error) {
+		if v, ok := env(EnvKeyPassphrase); ok && v != "" {
+			return []byte(v), nil
+		}
+		return nil, nil
+	}
 }
 
 // load is Load with the environment read through env, or ignored if env is
 // nil.
 func load(dir string, env func(string) (string, bool)) (*Node, error) {
+	var pass passSource
+	if env != nil {
+		pass = envPassphrase(env)
+	}
+	return loadWith(dir, env, pass)
+}
+
+// loadWith is load with the passphrase of encrypted key files from pass.
+func loadWith(dir string, env func(string) (string, bool), pass passSource) (*Node, error) {
+	pass = oncePass(pass)
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load node: %w", err)
 	}
-	n := &Node{Dir: abs}
+	n := &Node{Dir: abs, pass: pass}
 	path := n.ConfigPath()
 	data, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -313,17 +405,21 @@ func load(dir string, env func(string) (string, bool)) (*Node, error) {
 		}
 	}
 
-	sk, err := loadKeyPair(n.path(n.Config.Keys.Signing), algEd25519)
+	sk, err := loadKeyPair(n.path(n.Config.Keys.Signing), algEd25519, pass)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	n.SigningKey, n.SigningPublicKey, n.SigningKeyID = sk.edPriv, sk.edPub, sk.id
 
-	hk, err := loadKeyPair(n.path(n.Config.Keys.HPKE), algHPKE)
+	hk, err := loadKeyPair(n.path(n.Config.Keys.HPKE), algHPKE, pass)
 	if err != nil {
 		return nil, fmt.Errorf("hpke key: %w", err)
 	}
 	n.HPKEKey, n.HPKEPublicKey, n.HPKEKeyID = hk.hpkePriv, hk.hpkePub, hk.id
+	n.encrypted = sk.encrypted || hk.encrypted
+	if err := n.loadKeyring(sk, hk); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 

@@ -127,6 +127,8 @@ keys and, by default, its SQLite database. Other commands find it with
 		newLabelCmd(e),
 		newAgreementCmd(e),
 		newExplainCmd(e),
+		newKeysCmd(e),
+		newPartnerCmd(e),
 	)
 	return root
 }

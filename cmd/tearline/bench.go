@@ -34,7 +34,7 @@ Scenarios:
            and report objects per second and the importer's peak RSS.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e))
+	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e))
 	return cmd
 }
 

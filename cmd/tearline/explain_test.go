@@ -90,3 +90,10 @@ func TestBenchDecide(t *testing.T) {
 		t.Errorf("bench decide: exit %d %q %q", code, out, errs)
 	}
 }
+
+func TestBenchEnvelope(t *testing.T) {
+	out, errs, code := run(t, "", "bench", "envelope", "--objects", "1000", "--json")
+	if code != 0 || !strings.Contains(out, `"batch":1000`) {
+		t.Errorf("bench envelope: exit %d %q %q", code, out, errs)
+	}
+}

@@ -1,0 +1,116 @@
+package taxii
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tearline/tearline"
+)
+
+// Status is the TAXII 2.1 status resource (section 4.3.1) of one POST, plus
+// who may read it.
+type Status struct {
+	ID               string         `json:"id"`
+	Status           string         `json:"status"` // "complete" or "pending"
+	RequestTimestamp time.Time      `json:"-"`
+	TotalCount       int            `json:"total_count"`
+	SuccessCount     int            `json:"success_count"`
+	Successes        []StatusDetail `json:"successes,omitempty"`
+	FailureCount     int            `json:"failure_count"`
+	Failures         []StatusDetail `json:"failures,omitempty"`
+	PendingCount     int            `json:"pending_count"`
+	Pendings         []StatusDetail `json:"pendings,omitempty"`
+
+	// Owner posted the envelope; only Owner may read the status.
+	Owner Principal `json:"-"`
+	// Collection is the id of the collection written to.
+	Collection string `json:"-"`
+}
+
+// StatusDetail is the outcome for one object.
+type StatusDetail struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	Message string `json:"message,omitempty"`
+}
+
+// StatusStore keeps status resources for later GETs. A database-backed
+// implementation lets replicas share them.
+type StatusStore interface {
+	// Put stores s, replacing any status with the same ID.
+	Put(ctx context.Context, s Status) error
+	// Get returns the status with this ID, or an error wrapping
+	// tearline.ErrNotFound once it has expired or never existed.
+	Get(ctx context.Context, id string) (Status, error)
+}
+
+// MemoryStatusStore keeps statuses in memory for a fixed time. It suits a
+// single replica; statuses are lost on restart.
+type MemoryStatusStore struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu        sync.Mutex
+	statuses  map[string]memStatus
+	lastSweep time.Time
+}
+
+type memStatus struct {
+	s       Status
+	expires time.Time
+}
+
+var _ StatusStore = (*MemoryStatusStore)(nil)
+
+// NewMemoryStatusStore returns a store keeping each status for ttl after it
+// is put (24 hours when ttl is 0). now is its clock (time.Now when nil).
+func NewMemoryStatusStore(ttl time.Duration, now func() time.Time) *MemoryStatusStore {
+	if ttl <= 0 {
+		ttl = DefaultStatusTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryStatusStore{ttl: ttl, now: now, statuses: map[string]memStatus{}}
+}
+
+// Put implements StatusStore; it also drops expired statuses, at most
+// once a minute.
+func (m *MemoryStatusStore) Put(_ context.Context, s Status) error {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now.Sub(m.lastSweep) >= time.Minute {
+		for id, e := range m.statuses {
+			if !now.Before(e.expires) {
+				delete(m.statuses, id)
+			}
+		}
+		m.lastSweep = now
+	}
+	m.statuses[s.ID] = memStatus{s: s, expires: now.Add(m.ttl)}
+	return nil
+}
+
+// Get implements StatusStore.
+func (m *MemoryStatusStore) Get(_ context.Context, id string) (Status, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.statuses[id]
+	if !ok || !m.now().Before(e.expires) {
+		return Status{}, fmt.Errorf("status %s: %w", id, tearline.ErrNotFound)
+	}
+	return e.s, nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

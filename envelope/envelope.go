@@ -134,3 +134,9 @@ type Recipient struct {
 	KeyID string // the id of Key (node.KeyID)
 	Key   hpke.PublicKey
 }
+
+// IsEnvelope reports whether data starts like an envelope, so that a reader
+// of mixed input (a file given to import) can tell envelopes from STIX.
+func IsEnvelope(data []byte) bool {
+	return len(data) >= len(magic) && string(data[:len(magic)]) == magic
+}

@@ -102,12 +102,20 @@ func loadSubject(ctx context.Context, s store, collection, id, holder string) (*
 	if len(page.Objects) == 0 {
 		return nil, "", fmt.Errorf("no object %s in collection %q: %w", id, collection, tearline.ErrNotFound)
 	}
-	o := page.Objects[0]
-	_, v, err := stix.Parse(o.JSON)
+	defs := label.Definitions{}
+	return subjectFor(ctx, s, collection, page.Objects[0].JSON, holder, defs)
+}
+
+// subjectFor builds the decision subject of an object's JSON. Marking
+// definitions missing from defs are fetched from the collection and added
+// to defs. An unreadable label is never "unlabelled": the subject keeps the
+// zero label, which the engine denies, and the banner says why.
+func subjectFor(ctx context.Context, s store, collection string, data []byte, holder string, defs label.Definitions) (*policy.Subject, string, error) {
+	obj, v, err := stix.Parse(data)
 	if err != nil {
-		return nil, "", fmt.Errorf("stored object %s: %w", id, err)
+		return nil, "", fmt.Errorf("stored object: %w", err)
 	}
-	subject := &policy.Subject{ID: o.ID, Type: o.Type, Holder: holder,
+	subject := &policy.Subject{ID: obj.ID, Type: obj.Type, Holder: holder,
 		// The label is read from the markings of the object as this node
 		// stores it: there is no transport binding to verify.
 		Verified: true}
@@ -119,26 +127,27 @@ func loadSubject(ctx context.Context, s store, collection, id, holder string) (*
 			subject.Topics = append(subject.Topics, l.Str)
 		}
 	}
-	defs := label.Definitions{}
 	if refs, ok := v.Get("object_marking_refs"); ok {
-		var ids []string
+		var missing []string
 		for _, r := range refs.Arr {
-			ids = append(ids, r.Str)
+			if _, have := defs.MarkingDefinition(r.Str); !have {
+				missing = append(missing, r.Str)
+			}
 		}
-		mp, err := s.Objects(ctx, tearline.ObjectQuery{Collection: collection, IDs: ids, Types: []string{"marking-definition"}})
-		if err != nil {
-			return nil, "", err
-		}
-		for _, m := range mp.Objects {
-			if err := defs.Add(m.JSON); err != nil {
-				return nil, "", fmt.Errorf("marking definition %s: %w", m.ID, err)
+		if len(missing) > 0 {
+			mp, err := s.Objects(ctx, tearline.ObjectQuery{Collection: collection, IDs: missing, Types: []string{"marking-definition"}})
+			if err != nil {
+				return nil, "", err
+			}
+			for _, m := range mp.Objects {
+				if err := defs.Add(m.JSON); err != nil {
+					return nil, "", fmt.Errorf("marking definition %s: %w", m.ID, err)
+				}
 			}
 		}
 	}
 	l, err := label.FromObject(v, defs)
 	if err != nil {
-		// An unreadable label is never "unlabelled": the engine denies the
-		// zero label, and the reason is shown.
 		return subject, "unreadable markings: " + err.Error(), nil
 	}
 	subject.Label = l

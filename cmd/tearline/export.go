@@ -17,6 +17,7 @@ import (
 func newExportCmd(e *env) *cobra.Command {
 	var (
 		dir, collection, output, format, versions, since string
+		to, sealTo                                       string
 		types                                            []string
 	)
 	cmd := &cobra.Command{
@@ -24,9 +25,16 @@ func newExportCmd(e *env) *cobra.Command {
 		Short: "Export objects as a STIX 2.1 bundle or JSON lines",
 		Long: `Export a collection's objects, exactly as they were received, as one STIX 2.1
 bundle or as JSON lines (one object per line), in the order the node added
-them. The output streams: exports of any size use little memory.`,
+them. The output streams: exports of any size use little memory.
+
+With --to CODE --envelope FILE, the objects that the release engine allows
+CODE to receive (under the node's agreements, read from their labels) are
+sealed for CODE's pinned key into one envelope file for offline transfer to
+a disconnected network; 'tearline import FILE' on CODE's node verifies and
+opens it.`,
 		Example: `  tearline export -o all.json
-  tearline export --type indicator --added-since 2026-01-01T00:00:00Z --format jsonl`,
+  tearline export --type indicator --added-since 2026-01-01T00:00:00Z --format jsonl
+  tearline export --to FRA --envelope fra-2026-11-25.tlenv   # offline transfer to FRA`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := tearline.ObjectQuery{Collection: collection, Types: types}
@@ -50,14 +58,20 @@ them. The output streams: exports of any size use little memory.`,
 				}
 				q.AddedAfter = t.Add(-time.Microsecond) // inclusive
 			}
+			if (to == "") != (sealTo == "") {
+				return usageError{fmt.Errorf("--to and --envelope go together: --to CODE --envelope FILE seals what CODE may receive")}
+			}
 			ctx := cmd.Context()
-			_, s, err := e.openNode(ctx, dir)
+			n, s, err := e.openNode(ctx, dir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			if _, err := s.Collection(ctx, collection); err != nil {
 				return err
+			}
+			if to != "" {
+				return e.exportSealed(ctx, n, s, q, to, sealTo)
 			}
 			var out io.Writer = e.stdout
 			var file *os.File
@@ -70,7 +84,7 @@ them. The output streams: exports of any size use little memory.`,
 				out = file
 			}
 			w := bufio.NewWriterSize(out, 256<<10)
-			n, err := exportObjects(cmd, s, q, w, format)
+			count, err := exportObjects(cmd, s, q, w, format)
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
@@ -81,7 +95,7 @@ them. The output streams: exports of any size use little memory.`,
 				if err := file.Close(); err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
-				fmt.Fprintf(e.stderr, "exported %s objects to %s\n", groupDigits(n), output)
+				fmt.Fprintf(e.stderr, "exported %s objects to %s\n", groupDigits(count), output)
 			}
 			return nil
 		},
@@ -93,6 +107,8 @@ them. The output streams: exports of any size use little memory.`,
 	cmd.Flags().StringVar(&versions, "versions", "all", "which versions of each object: all, last or first")
 	cmd.Flags().StringVar(&format, "format", "bundle", "output format: bundle or jsonl")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&to, "to", "", "seal what this partner may receive (with --envelope), for offline transfer")
+	cmd.Flags().StringVar(&sealTo, "envelope", "", "write the sealed envelope to this new file (with --to)")
 	return cmd
 }
 

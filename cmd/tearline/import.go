@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/ingest"
+	"github.com/tearline/tearline/node"
 )
 
 func newImportCmd(e *env) *cobra.Command {
@@ -43,7 +45,7 @@ were rejected, 1 when the import could not finish.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, s, err := e.openNode(ctx, dir)
+			n, s, err := e.openNode(ctx, dir)
 			if err != nil {
 				return err
 			}
@@ -64,7 +66,7 @@ were rejected, 1 when the import could not finish.`,
 			}
 			var total ingest.Summary
 			for _, name := range args {
-				sum, err := e.importFile(ctx, s, name, collection, batch, asJSON, rejects)
+				sum, err := e.importFile(ctx, n, s, name, collection, batch, asJSON, rejects)
 				total.Read += sum.Read
 				total.Added += sum.Added
 				total.Present += sum.Present
@@ -109,10 +111,13 @@ func summaryJSON(s ingest.Summary) jsonSummary {
 		Seconds: s.Elapsed.Seconds(), ObjectsPerSec: s.Rate()}
 }
 
+// maxEnvelopeFile bounds an envelope read whole for import.
+const maxEnvelopeFile = 1 << 30
+
 // maxRejectsShown bounds the rejections printed on the terminal.
 const maxRejectsShown = 20
 
-func (e *env) importFile(ctx context.Context, s store, name, collection string, batch int, quiet bool, rejects *json.Encoder) (ingest.Summary, error) {
+func (e *env) importFile(ctx context.Context, n *node.Node, s store, name, collection string, batch int, quiet bool, rejects *json.Encoder) (ingest.Summary, error) {
 	var r io.Reader
 	label := name
 	if name == "-" {
@@ -127,6 +132,20 @@ func (e *env) importFile(ctx context.Context, s store, name, collection string, 
 		r = f
 		label = filepath.Base(name)
 	}
+	// An envelope sealed by a partner for offline transfer is opened and
+	// verified whole; anything else is STIX, streamed.
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, _ := br.Peek(8); envelope.IsEnvelope(head) {
+		data, err := io.ReadAll(io.LimitReader(br, maxEnvelopeFile+1))
+		if err != nil {
+			return ingest.Summary{}, err
+		}
+		if len(data) > maxEnvelopeFile {
+			return ingest.Summary{}, fmt.Errorf("envelope larger than %d bytes", maxEnvelopeFile)
+		}
+		return e.importEnvelope(ctx, n, s, data, collection, label)
+	}
+	r = br
 	tty := isTerminal(e.stderr)
 	shown := 0
 	var lastDraw time.Time

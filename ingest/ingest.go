@@ -76,6 +76,7 @@ const ErrConflictRule = "duplicate-version"
 type item struct {
 	index int
 	raw   []byte
+	value *stix.Value // the parsed object, until its label is read
 	obj   *tearline.Object
 	err   error // an *stix.ObjectError
 }
@@ -167,7 +168,7 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 					if it.err != nil {
 						continue
 					}
-					obj, _, err := stix.Parse(it.raw)
+					obj, v, err := stix.Parse(it.raw)
 					it.raw = nil
 					if err != nil {
 						var oe *stix.ObjectError
@@ -178,11 +179,14 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 						continue
 					}
 					it.obj = obj
+					it.value = v
 				}
 				close(c.done)
 			}
 		}()
 	}
+
+	labels := newLabelReader(store, opts.Collection)
 
 	// Batcher: gathers parsed objects into batches, in input order, and
 	// hands them to the committer, so that parsing goes on while a batch
@@ -214,6 +218,7 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 				return
 			}
 			for _, it := range c.items {
+				labels.check(ctx, &it)
 				batch = append(batch, it)
 				if len(batch) >= opts.BatchSize {
 					select {

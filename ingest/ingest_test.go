@@ -183,3 +183,29 @@ func TestSynthIsDeterministicAndValid(t *testing.T) {
 		t.Errorf("synthetic objects: %+v, %v; want 2000 read, none rejected", sum, err)
 	}
 }
+
+// TestStreamReadsLabels rejects an object whose markings conflict, with
+// the label rule, and keeps one that refers to a marking definition the
+// node does not hold.
+func TestStreamReadsLabels(t *testing.T) {
+	s := newStore(t)
+	const (
+		green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+		red   = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+	)
+	obj := func(id string, refs ...string) string {
+		return `{"type":"identity","spec_version":"2.1","id":"` + id + `","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"X","object_marking_refs":["` + strings.Join(refs, `","`) + `"]}` + "\n"
+	}
+	input := obj("identity--11111111-1111-4111-8111-111111111111", green, red) +
+		obj("identity--22222222-2222-4222-8222-222222222222", "marking-definition--99999999-9999-4999-8999-999999999999") +
+		obj("identity--33333333-3333-4333-8333-333333333333", green)
+	var rejected []Rejection
+	sum, err := Stream(context.Background(), s, strings.NewReader(input), Options{Collection: "c",
+		Reject: func(r Rejection) { rejected = append(rejected, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Added != 2 || sum.Rejected != 1 || len(rejected) != 1 || rejected[0].Index != 0 || rejected[0].Rule != "tlp-conflict" {
+		t.Errorf("Stream = %+v, rejections %+v; want object 0 rejected for tlp-conflict, the others added", sum, rejected)
+	}
+}

@@ -1,0 +1,124 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/label"
+	"github.com/tearline/tearline/stix"
+)
+
+// markingSource finds marking definitions stored before this input.
+type markingSource interface {
+	Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.ObjectPage, error)
+}
+
+// labelReader reads each object's label from its markings, in input order,
+// so that a marking definition earlier in the input (or already stored)
+// labels the objects that refer to it. An object whose markings conflict is
+// rejected with the label rule it breaks. An object that refers to a
+// marking definition the node does not have is kept: its label cannot be
+// read, so no release decision will allow it until the definition arrives.
+type labelReader struct {
+	defs       label.Definitions
+	source     markingSource // nil when the store cannot be asked
+	collection string
+	looked     map[string]bool // marking ids already looked up in the store
+}
+
+func newLabelReader(store Store, collection string) *labelReader {
+	r := &labelReader{defs: label.Definitions{}, collection: collection, looked: map[string]bool{}}
+	if src, ok := store.(markingSource); ok {
+		r.source = src
+	}
+	return r
+}
+
+// check reads it's label and turns a conflict into a rejection.
+func (r *labelReader) check(ctx context.Context, it *item) {
+	v := it.value
+	it.value = nil
+	if it.obj == nil || v == nil {
+		return
+	}
+	if it.obj.Type == "marking-definition" {
+		if err := r.defs.Add(it.obj.JSON); err != nil {
+			r.reject(it, "$", err)
+		}
+		return
+	}
+	refs, ok := v.Get("object_marking_refs")
+	if !ok {
+		return
+	}
+	r.lookUp(ctx, refs)
+	if _, err := label.FromObject(v, r.defs); err != nil {
+		var re *label.RuleError
+		if errors.As(err, &re) && re.Rule == "unknown-marking-definition" {
+			return
+		}
+		r.reject(it, "$.object_marking_refs", err)
+	}
+}
+
+// lookUp adds to defs the referenced marking definitions that the store
+// holds, asking the store once per id.
+func (r *labelReader) lookUp(ctx context.Context, refs *stix.Value) {
+	if r.source == nil {
+		return
+	}
+	var ids []string
+	for _, ref := range refs.Arr {
+		if ref.Kind != stix.String || r.looked[ref.Str] {
+			continue
+		}
+		if _, have := r.defs.MarkingDefinition(ref.Str); have {
+			continue
+		}
+		if _, builtin := tlpMarkings[ref.Str]; builtin {
+			continue
+		}
+		r.looked[ref.Str] = true
+		ids = append(ids, ref.Str)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	page, err := r.source.Objects(ctx, tearline.ObjectQuery{Collection: r.collection, IDs: ids, Types: []string{"marking-definition"}})
+	if err != nil {
+		return // the label stays unreadable, which denies every release
+	}
+	for _, o := range page.Objects {
+		r.defs.Add(o.JSON)
+	}
+}
+
+func (r *labelReader) reject(it *item, path string, err error) {
+	rule := "label"
+	var re *label.RuleError
+	if errors.As(err, &re) {
+		rule = re.Rule
+	}
+	it.err = &stix.ObjectError{Index: it.index, ID: it.obj.ID, Problems: []stix.Problem{{
+		Rule: rule, Path: path, Msg: fmt.Sprintf("the object's markings cannot make a label: %v", err),
+	}}}
+	it.obj = nil
+}
+
+// tlpMarkings are the TLP marking definitions every node knows.
+var tlpMarkings = func() map[string]bool {
+	m := map[string]bool{
+		"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": true,
+		"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": true,
+		"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": true,
+		"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": true,
+	}
+	for _, t := range []tearline.TLP{tearline.TLPClear, tearline.TLPGreen, tearline.TLPAmber, tearline.TLPAmberStrict, tearline.TLPRed} {
+		if id, ok := label.TLPMarkingID(t); ok {
+			m[id] = true
+		}
+	}
+	return m
+}()

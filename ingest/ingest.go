@@ -9,6 +9,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,11 @@ type Options struct {
 	Progress func(Summary)
 	// Reject, if set, is called for every rejected object, in input order.
 	Reject func(Rejection)
+	// Markings, if set, are marking-definition ids given to every object
+	// that carries no object_marking_refs of its own (the label an
+	// originator puts on what it imports). The definitions themselves must
+	// come earlier in the input or be stored already.
+	Markings []string
 }
 
 // Rejection is an object that was not stored, and why.
@@ -102,6 +108,12 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 	start := time.Now()
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+
+	var markWith []byte // `,"object_marking_refs":[...]}`
+	if len(opts.Markings) > 0 {
+		refs, _ := json.Marshal(opts.Markings)
+		markWith = append(append([]byte(`,"object_marking_refs":`), refs...), '}')
+	}
 
 	const chunkSize = 256
 	work := make(chan *chunk, opts.Workers*2)
@@ -169,6 +181,15 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 						continue
 					}
 					obj, v, err := stix.Parse(it.raw)
+					if err == nil && markWith != nil && obj.Type != "marking-definition" {
+						if _, marked := v.Get("object_marking_refs"); !marked {
+							// Add the markings as the object's last
+							// property; the result is parsed again so
+							// that its hash covers them.
+							patched := append(obj.JSON[:len(obj.JSON)-1:len(obj.JSON)-1], markWith...)
+							obj, v, err = stix.Parse(patched)
+						}
+					}
 					it.raw = nil
 					if err != nil {
 						var oe *stix.ObjectError

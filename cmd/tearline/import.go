@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,14 +17,15 @@ import (
 
 	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/ingest"
+	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/node"
 )
 
 func newImportCmd(e *env) *cobra.Command {
 	var (
-		dir, collection, rejectsFile string
-		batch                        int
-		asJSON                       bool
+		dir, collection, rejectsFile, banner string
+		batch                                int
+		asJSON                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE... [--collection C]",
@@ -53,6 +55,12 @@ were rejected, 1 when the import could not finish.`,
 			if _, err := s.Collection(ctx, collection); err != nil {
 				return fmt.Errorf("%w (list collections with 'tearline collection list', create one with 'tearline collection create NAME')", err)
 			}
+			var marks *markings
+			if banner != "" {
+				if marks, err = bannerMarkings(banner); err != nil {
+					return usageError{fmt.Errorf("--banner: %w", err)}
+				}
+			}
 			var rejects *json.Encoder
 			if rejectsFile != "" {
 				f, err := os.Create(rejectsFile)
@@ -66,7 +74,7 @@ were rejected, 1 when the import could not finish.`,
 			}
 			var total ingest.Summary
 			for _, name := range args {
-				sum, err := e.importFile(ctx, n, s, name, collection, batch, asJSON, rejects)
+				sum, err := e.importFile(ctx, n, s, name, collection, batch, asJSON, rejects, marks)
 				total.Read += sum.Read
 				total.Added += sum.Added
 				total.Present += sum.Present
@@ -94,6 +102,7 @@ were rejected, 1 when the import could not finish.`,
 	cmd.Flags().IntVar(&batch, "batch", 10000, "objects per database transaction")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON on standard output")
 	cmd.Flags().StringVar(&rejectsFile, "rejects", "", "write every rejected object's reason to this file as JSON lines")
+	cmd.Flags().StringVar(&banner, "banner", "", `label objects that carry no markings of their own, e.g. "SECRET//REL TO USA, GBR"`)
 	return cmd
 }
 
@@ -111,13 +120,36 @@ func summaryJSON(s ingest.Summary) jsonSummary {
 		Seconds: s.Elapsed.Seconds(), ObjectsPerSec: s.Rate()}
 }
 
+// markings are the marking definitions (as JSON lines) and refs of a label
+// given on the command line.
+type markings struct {
+	defs []byte
+	refs []string
+}
+
+func bannerMarkings(banner string) (*markings, error) {
+	l, err := label.Parse(banner)
+	if err != nil {
+		return nil, err
+	}
+	defs, refs, err := label.ToMarkings(l)
+	if err != nil {
+		return nil, err
+	}
+	m := &markings{refs: refs}
+	for _, d := range defs {
+		m.defs = append(append(m.defs, d...), '\n')
+	}
+	return m, nil
+}
+
 // maxEnvelopeFile bounds an envelope read whole for import.
 const maxEnvelopeFile = 1 << 30
 
 // maxRejectsShown bounds the rejections printed on the terminal.
 const maxRejectsShown = 20
 
-func (e *env) importFile(ctx context.Context, n *node.Node, s store, name, collection string, batch int, quiet bool, rejects *json.Encoder) (ingest.Summary, error) {
+func (e *env) importFile(ctx context.Context, n *node.Node, s store, name, collection string, batch int, quiet bool, rejects *json.Encoder, marks *markings) (ingest.Summary, error) {
 	var r io.Reader
 	label := name
 	if name == "-" {
@@ -146,12 +178,20 @@ func (e *env) importFile(ctx context.Context, n *node.Node, s store, name, colle
 		return e.importEnvelope(ctx, n, s, data, collection, label)
 	}
 	r = br
+	var markRefs []string
+	if marks != nil {
+		// The label's marking definitions go in first, so that the objects
+		// after them are labelled by them.
+		r = io.MultiReader(bytes.NewReader(marks.defs), br)
+		markRefs = marks.refs
+	}
 	tty := isTerminal(e.stderr)
 	shown := 0
 	var lastDraw time.Time
 	opts := ingest.Options{
 		Collection: collection,
 		BatchSize:  batch,
+		Markings:   markRefs,
 		Reject: func(rej ingest.Rejection) {
 			if rejects != nil {
 				rejects.Encode(map[string]any{"file": name, "index": rej.Index, "id": rej.ID, "rule": rej.Rule, "error": rej.Error()})

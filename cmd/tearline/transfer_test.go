@@ -100,3 +100,21 @@ func TestOfflineTransfer(t *testing.T) {
 		t.Errorf("import by a non-recipient: exit %d %q; want a refusal", code, errs)
 	}
 }
+
+// TestImportBanner labels unmarked objects with the banner given, keeps
+// the markings objects already carry, and refuses a conflicting banner.
+func TestImportBanner(t *testing.T) {
+	dir := initNode(t)
+	unmarked := `{"type":"indicator","spec_version":"2.1","id":"indicator--9c4a5f6e-7d81-4c93-9dae-2f3a4b5c6d7e","created":"2026-10-01T00:00:00.000Z","modified":"2026-10-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '203.0.113.7']","pattern_type":"stix","valid_from":"2026-10-01T00:00:00.000Z","labels":["counter-terrorism"]}` + "\n"
+	if _, errs, code := run(t, unmarked, "import", "--dir", dir, "--banner", "gbr secret//rel to fra, gbr", "-"); code != 0 {
+		t.Fatalf("import --banner: exit %d %s", code, errs)
+	}
+	run(t, "", "agreement", "add", "--dir", dir, "../../policy/examples/gbr-fra.yaml")
+	out, _, _ := run(t, "", "explain", "--dir", dir, "indicator--9c4a5f6e-7d81-4c93-9dae-2f3a4b5c6d7e", "--to", "FRA", "--at", "2026-11-01T00:00:00Z")
+	if !strings.Contains(out, "GBR SECRET//REL TO FRA, GBR") || !strings.Contains(out, ": ALLOW") {
+		t.Errorf("explain after import --banner =\n%s\nwant the banner's label and an allow", out)
+	}
+	if _, errs, code := run(t, unmarked, "import", "--dir", dir, "--banner", "SECRET//REL TO USA//NOFORN", "-"); code != 2 || !strings.Contains(errs, "relto-with-noforn") {
+		t.Errorf("import with a conflicting banner: exit %d %q; want a usage error naming the rule", code, errs)
+	}
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/label"
+	"github.com/tearline/tearline/node"
+	"github.com/tearline/tearline/partner"
+	"github.com/tearline/tearline/policy"
+	"github.com/tearline/tearline/taxii"
+)
+
+func newServeCmd(e *env) *cobra.Command {
+	var dir, listen string
+	cmd := &cobra.Command{
+		Use:   "serve [--listen HOST:PORT]",
+		Short: "Serve TAXII 2.1 to pinned partners over mutual TLS",
+		Long: `Serve the node's collections over TAXII 2.1 on the listen address of the
+config (or --listen), over TLS 1.3 with hybrid post-quantum key exchange.
+Every caller is a pinned partner, identified by its TLS certificate; a
+client without a pinned certificate fails the handshake. Each partner sees
+exactly the object versions that the release engine allows it to receive
+under the node's agreements: an object it may not see does not exist for
+it. Partners read; they do not write through TAXII.
+
+GET /healthz answers when the process runs, /readyz when the database does.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			n, s, err := e.openNode(ctx, dir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if listen == "" {
+				listen = n.Config.Listen
+			}
+			srv, err := newNodeServer(n, s, e.stderr)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "serving TAXII 2.1 for %s on https://%s/taxii2/ (mutual TLS, pinned partners only)\n", n.Config.Node.Partner, ln.Addr())
+			return srv.serve(ctx, ln)
+		},
+	}
+	addDirFlag(cmd, &dir)
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: the config's listen setting)")
+	return cmd
+}
+
+// nodeServer is a node's HTTPS server: TAXII for partners, health for
+// operators.
+type nodeServer struct {
+	http *http.Server
+}
+
+func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, error) }) (*nodeServer, error) {
+	cert, err := n.TLSCertificate()
+	if err != nil {
+		return nil, err
+	}
+	pins, err := partner.StorePeers(partner.NewStore(n.Dir, n.Config.Node.Partner))
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, err := partner.ServerConfig(partner.TLSOptions{Certificate: cert, Pins: pins})
+	if err != nil {
+		return nil, err
+	}
+	key, err := cursorKey(n.Dir)
+	if err != nil {
+		return nil, err
+	}
+	vis, err := newReleaseVisibility(n, s)
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: n.Config.Log.SlogLevel()}))
+	h, err := taxii.New(taxii.Config{
+		Store:         s,
+		Authenticator: tlsPartners{pins: pins},
+		Authorizer:    partnersRead{},
+		Visibility:    vis,
+		CursorKey:     key,
+		Title:         "Tearline node " + n.Config.Node.Partner,
+		Description:   n.Config.Node.Name,
+		Logger:        logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.Count(r.Context(), ""); err != nil {
+			logger.Error("readiness: database", "err", err)
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}}, nil
+}
+
+func (ns *nodeServer) serve(ctx context.Context, ln net.Listener) error {
+	done := make(chan error, 1)
+	go func() { done <- ns.http.Serve(tls.NewListener(ln, ns.http.TLSConfig)) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ns.http.Shutdown(shut)
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+// cursorKey is the node's key for TAXII paging cursors, made once and kept
+// in the node directory so that cursors survive restarts and are accepted
+// by every replica that shares the directory's keys.
+func cursorKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "taxii-cursor.key")
+	key, err := os.ReadFile(path)
+	if err == nil {
+		if len(key) != 32 {
+			return nil, fmt.Errorf("%s holds %d bytes; want 32 (remove it to make a new one; open cursors then expire)", path, len(key))
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key = make([]byte, 32)
+	rand.Read(key)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return key, f.Close()
+}
+
+// tlsPartners identifies a caller by its pinned TLS certificate.
+type tlsPartners struct{ pins partner.Pins }
+
+func (a tlsPartners) Authenticate(r *http.Request) (taxii.Principal, error) {
+	if r.TLS == nil {
+		return taxii.Principal{}, errors.New("not a TLS connection")
+	}
+	code, err := partner.PeerPartner(*r.TLS, a.pins)
+	if err != nil {
+		return taxii.Principal{}, err
+	}
+	return taxii.Principal{ID: code, Kind: taxii.Partner}, nil
+}
+
+// partnersRead lets pinned partners read every collection, through their
+// release view, and write none: what partners send arrives by federation.
+type partnersRead struct{}
+
+func (partnersRead) Access(ctx context.Context, p taxii.Principal, c tearline.Collection) (taxii.Access, error) {
+	return taxii.Access{Read: p.Kind == taxii.Partner}, nil
+}
+
+// releaseVisibility shows a partner the object versions the release engine
+// allows it to receive, now.
+type releaseVisibility struct {
+	store      store
+	engine     *policy.Engine
+	reg        *policy.Registry
+	agreements []tearline.Agreement
+	holder     string
+}
+
+func newReleaseVisibility(n *node.Node, s store) (*releaseVisibility, error) {
+	ags, err := loadAgreements(n.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var agreements []tearline.Agreement
+	for _, a := range current(ags) {
+		agreements = append(agreements, a.Agreement)
+	}
+	reg := policy.Builtin()
+	engine, err := policy.NewEngine(reg, agreements)
+	if err != nil {
+		return nil, err
+	}
+	return &releaseVisibility{store: s, engine: engine, reg: reg, agreements: agreements, holder: n.Config.Node.Partner}, nil
+}
+
+func (v *releaseVisibility) Visible(ctx context.Context, p taxii.Principal, c tearline.Collection, objs []tearline.StoredObject) ([]bool, error) {
+	out := make([]bool, len(objs))
+	if p.Kind != taxii.Partner {
+		return out, nil
+	}
+	now := time.Now().UTC()
+	rc := &tearline.Recipient{Code: p.ID, Nationality: v.reg.Nationality(p.ID), Clearances: clearancesFrom(v.reg, v.agreements, p.ID, now)}
+	defs := label.Definitions{}
+	for i := range objs {
+		if objs[i].Type == "marking-definition" {
+			// A marking definition would reveal that something carries
+			// its label; partners get them with what they label, in
+			// envelopes, not here.
+			continue
+		}
+		subject, _, err := subjectFor(ctx, v.store, c.ID, objs[i].JSON, v.holder, defs)
+		if err != nil {
+			return nil, err
+		}
+		d := v.engine.Decide(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now})
+		out[i] = d.Outcome == tearline.Allow
+	}
+	return out, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tearline/tearline/node"
+	"github.com/tearline/tearline/partner"
+)
+
+// partnerClient is an HTTPS client for the node at dir, dialling partner
+// `to` with its pinned certificate.
+func partnerClient(t *testing.T, dir, to string) *http.Client {
+	t.Helper()
+	n, err := node.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := n.TLSCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins, err := partner.StorePeers(partner.NewStore(n.Dir, n.Config.Node.Partner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := partner.ClientConfig(partner.TLSOptions{Certificate: cert, Pins: pins}, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+}
+
+func taxiiGet(t *testing.T, c *http.Client, url string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "application/taxii+json;version=2.1")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	json.Unmarshal(body, &v)
+	return resp.StatusCode, v
+}
+
+// TestServePerPartnerViews serves GBR's node over mutual TLS: FRA sees the
+// object released to it and nothing else; DEU, pinned but under no
+// agreement, sees nothing; an unpinned node cannot connect.
+func TestServePerPartnerViews(t *testing.T) {
+	gbr := initNode(t)
+	fra := t.TempDir() + "/fra"
+	deu := t.TempDir() + "/deu"
+	run(t, "", "init", "--partner", "FRA", "--name", "DGSI", "--dir", fra)
+	run(t, "", "init", "--partner", "DEU", "--name", "BfV", "--dir", deu)
+	pinEachOther(t, gbr, fra)
+	pinEachOther(t, gbr, deu)
+	run(t, "", "agreement", "add", "--dir", gbr, "../../policy/examples/gbr-fra.yaml")
+	const (
+		forFRA  = "indicator--8b3f4e5d-6c70-4b82-8c9d-1e2f3a4b5c6d"
+		forFVEY = "indicator--6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
+	)
+	input := labelledIndicator(t, forFRA, "GBR SECRET//REL TO GBR, FRA") + labelledIndicator(t, forFVEY, "GBR SECRET//REL TO USA, GBR, FVEY")
+	if _, errs, code := run(t, input, "import", "--dir", gbr, "-"); code != 0 {
+		t.Fatal(errs)
+	}
+
+	n, err := node.Load(gbr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := openStore(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv, err := newNodeServer(n, s, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	base := "https://" + ln.Addr().String()
+	coll, err := s.Collection(context.Background(), defaultCollection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objectsURL := base + "/tearline/collections/" + coll.ID + "/objects/"
+
+	fraClient := partnerClient(t, fra, "GBR")
+	if code, v := taxiiGet(t, fraClient, base+"/taxii2/"); code != 200 || v["title"] == nil {
+		t.Fatalf("discovery for FRA: %d %v", code, v)
+	}
+	code, v := taxiiGet(t, fraClient, objectsURL)
+	if code != 200 {
+		t.Fatalf("objects for FRA: %d %v", code, v)
+	}
+	objs, _ := v["objects"].([]any)
+	if len(objs) != 1 || objs[0].(map[string]any)["id"] != forFRA {
+		t.Errorf("FRA sees %v; want only %s", v, forFRA)
+	}
+	if code, _ := taxiiGet(t, fraClient, objectsURL+forFVEY+"/"); code != 404 {
+		t.Errorf("FRA asking for the FVEY object: %d; want 404, as if it did not exist", code)
+	}
+	code, v = taxiiGet(t, partnerClient(t, deu, "GBR"), objectsURL)
+	if code != 200 || v["objects"] != nil {
+		t.Errorf("DEU (no agreement) sees %d %v; want no objects", code, v)
+	}
+	// A node GBR has not pinned cannot even connect.
+	nld := t.TempDir() + "/nld"
+	run(t, "", "init", "--partner", "NLD", "--name", "AIVD", "--dir", nld)
+	card, errs, _ := run(t, "", "partner", "card", "--dir", gbr)
+	fp := strings.TrimSpace(errs[strings.Index(errs, "SHA256:"):])
+	if i := strings.IndexAny(fp, " \n"); i > 0 {
+		fp = fp[:i]
+	}
+	file := t.TempDir() + "/gbr.card"
+	writeFile(t, file, card)
+	run(t, "", "partner", "add", "--dir", nld, file, "--fingerprint", fp)
+	req, _ := http.NewRequest("GET", base+"/taxii2/", nil)
+	if _, err := partnerClient(t, nld, "GBR").Do(req); err == nil {
+		t.Error("an unpinned node completed a request; want the handshake refused")
+	}
+}
+
+func writeFile(t *testing.T, name, data string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -369,16 +369,6 @@ func envPassphrase(env func(string) (string, bool)) passSource {
 	}
 }
 
-// load is Load with the environment read through env, or ignored if env is
-// nil.
-func load(dir string, env func(string) (string, bool)) (*Node, error) {
-	var pass passSource
-	if env != nil {
-		pass = envPassphrase(env)
-	}
-	return loadWith(dir, env, pass)
-}
-
 // loadWith is load with the passphrase of encrypted key files from pass.
 func loadWith(dir string, env func(string) (string, bool), pass passSource) (*Node, error) {
 	pass = oncePass(pass)

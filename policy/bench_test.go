@@ -105,3 +105,15 @@ func TestBenchMix(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerdict is the mix of BenchmarkDecide, answered without reasons.
+func BenchmarkVerdict(b *testing.B) {
+	e, _ := deciders(b)
+	mix := benchMix()
+	i := 0
+	for b.Loop() {
+		e.Verdict(mix[i%len(mix)])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s/core")
+}

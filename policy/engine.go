@@ -349,9 +349,53 @@ func (e *Engine) Decide(req *Request) tearline.Decision {
 	return d
 }
 
-func (e *Engine) decide(req *Request, sc *scratch) tearline.Decision {
-	s, rc := req.Subject, req.Recipient
-	c := &ctx{e: e, req: req, s: s, rc: rc, sc: sc, r: -1, h: -1}
+// Verdict returns the Outcome that Decide returns for req, without the
+// reasons, the deciding agreement or the consents: for views and release
+// sets, which need only the answer, at the cost of an allow whatever the
+// outcome.
+func (e *Engine) Verdict(req *Request) tearline.Outcome {
+	sc := e.scratch.Get().(*scratch)
+	o := e.verdict(req, sc)
+	clear(sc.variants)
+	clear(sc.cats)
+	sc.variants = sc.variants[:0]
+	sc.cats = sc.cats[:0]
+	sc.bits = sc.bits[:0]
+	sc.origs = sc.origs[:0]
+	e.scratch.Put(sc)
+	return o
+}
+
+func (e *Engine) verdict(req *Request, sc *scratch) tearline.Outcome {
+	c := &ctx{e: e, req: req, s: req.Subject, rc: req.Recipient, sc: sc, r: -1, h: -1}
+	if !e.prepare(c) {
+		return tearline.Deny
+	}
+	// As decide: the first variant allowed wins; otherwise the first
+	// escalation, in variant order; otherwise a denial.
+	escalation := tearline.Outcome(0)
+	for i := range sc.variants {
+		sev, _ := c.variant(&sc.variants[i])
+		switch {
+		case sev == sevAllow && i == 0:
+			return tearline.Allow
+		case sev == sevAllow:
+			return tearline.AllowVariant
+		case (sev == sevConsent || sev == sevPerson) && escalation == 0:
+			escalation = outcomeOf(sev)
+		}
+	}
+	if escalation != 0 {
+		return escalation
+	}
+	return tearline.Deny
+}
+
+// prepare interns the request's codes and compiles its variants into c's
+// scratch; it reports false when the request cannot be decided at all (a
+// denial). c is filled in place, so that it stays on the caller's stack.
+func (e *Engine) prepare(c *ctx) bool {
+	req, s, rc, sc := c.req, c.s, c.rc, c.sc
 	if i, ok := e.codes[s.Holder]; ok && int(i) < len(e.partners) {
 		c.h = i
 	}
@@ -359,7 +403,7 @@ func (e *Engine) decide(req *Request, sc *scratch) tearline.Decision {
 		c.r = i
 	}
 	if req.Action < tearline.Release || req.Action > tearline.Onward || c.h < 0 || c.r < 0 {
-		return c.fatal()
+		return false
 	}
 	c.memR = e.partners[c.r].member
 	c.nat = rc.Nationality
@@ -378,6 +422,15 @@ func (e *Engine) decide(req *Request, sc *scratch) tearline.Decision {
 	for i := range s.Variants {
 		e.compile(c, &sc.variants[i+1], s.Variants[i].ID, &s.Variants[i].Label, s.Variants[i].Verified)
 	}
+	return true
+}
+
+func (e *Engine) decide(req *Request, sc *scratch) tearline.Decision {
+	c := &ctx{e: e, req: req, s: req.Subject, rc: req.Recipient, sc: sc, r: -1, h: -1}
+	if !e.prepare(c) {
+		return c.fatal()
+	}
+	n := len(sc.variants)
 
 	// The first variant allowed wins; remember each one's verdict and
 	// deciding agreement for the explanation otherwise.

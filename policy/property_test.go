@@ -42,6 +42,11 @@ func TestEngineMatchesReference(t *testing.T) {
 	check := func(i int) {
 		req, set := w.request(i)
 		got, want := w.engines[set].Decide(req), w.refs[set].Decide(req)
+		if v := w.engines[set].Verdict(req); v != got.Outcome {
+			mu.Lock()
+			failures = append(failures, fmt.Sprintf("case %d (agreement set %d): engine Verdict = %s; Decide = %s", i, set, v, got.Outcome))
+			mu.Unlock()
+		}
 		outcomes[want.Outcome].Add(1)
 		if want.Outcome == tearline.AllowVariant {
 			allowVar.Add(1)

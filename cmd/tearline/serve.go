@@ -234,8 +234,7 @@ func (v *releaseVisibility) Visible(ctx context.Context, p taxii.Principal, c te
 		if err != nil {
 			return nil, err
 		}
-		d := v.engine.Decide(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now})
-		out[i] = d.Outcome == tearline.Allow
+		out[i] = v.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}) == tearline.Allow
 	}
 	return out, nil
 }

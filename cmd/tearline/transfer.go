@@ -76,9 +76,8 @@ func (e *env) exportSealed(ctx context.Context, n *node.Node, s store, q tearlin
 			if err != nil {
 				return err
 			}
-			d := engine.Decide(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now})
-			if d.Outcome != tearline.Allow {
-				withheld[d.Outcome]++
+			if o := engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}); o != tearline.Allow {
+				withheld[o]++
 				continue
 			}
 			items = append(items, envelope.Item{Object: &o.Object, LabelHash: label.Hash(subject.Label)})

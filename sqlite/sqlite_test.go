@@ -56,8 +56,8 @@ func TestCursorSurvivesRestart(t *testing.T) {
 	if err != nil || len(p2.Objects) != 6 || string(p2.Objects[0].JSON) != `{"n":4}` {
 		t.Fatalf("after restart: %d objects starting %s, %v; want 6 starting with n=4", len(p2.Objects), p2.Objects[0].JSON, err)
 	}
-	if v, _ := s.SchemaVersion(ctx); v != 1 {
-		t.Errorf("SchemaVersion after reopen = %d; want 1 (migrations applied once)", v)
+	if v, _ := s.SchemaVersion(ctx); v != 2 {
+		t.Errorf("SchemaVersion after reopen = %d; want 2 (migrations applied once)", v)
 	}
 }
 

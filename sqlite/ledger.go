@@ -1,0 +1,220 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/tearline/tearline/ledger"
+)
+
+// Ledger is the ledger.Storage kept in a Store's database, in tables of its
+// own. Append is one write transaction; SQLite admits one writer at a time,
+// so the size checked inside it cannot change before the commit, and two
+// appenders at the same first cannot both succeed, even from two processes.
+type Ledger struct {
+	db *sql.DB
+}
+
+var _ ledger.Storage = (*Ledger)(nil)
+
+// Ledger returns the audit log storage in the store's database.
+func (s *Store) Ledger() *Ledger { return &Ledger{db: s.db} }
+
+// Size implements ledger.Storage.
+func (l *Ledger) Size(ctx context.Context) (uint64, error) {
+	n, err := ledgerSize(ctx, l.db)
+	if err != nil {
+		return 0, fmt.Errorf("ledger size: %w", err)
+	}
+	return n, nil
+}
+
+func ledgerSize(ctx context.Context, q querier) (uint64, error) {
+	var n int64
+	if err := q.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM ledger_entries`).Scan(&n); err != nil {
+		return 0, err
+	}
+	return uint64(n), nil
+}
+
+// Append implements ledger.Storage.
+func (l *Ledger) Append(ctx context.Context, first uint64, entries [][]byte, nodes []ledger.Node) error {
+	if err := l.append(ctx, first, entries, nodes); err != nil {
+		return fmt.Errorf("ledger append at %d: %w", first, err)
+	}
+	return nil
+}
+
+func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nodes []ledger.Node) error {
+	// BEGIN IMMEDIATE (the DSN's _txlock): the write lock is held from here.
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	size, err := ledgerSize(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if first != size {
+		return fmt.Errorf("%w: size %d", ledger.ErrConflict, size)
+	}
+	if uint64(len(entries)) > math.MaxInt64-size {
+		return fmt.Errorf("%d entries overflow the index", len(entries))
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger_entries (idx, entry) VALUES (?, coalesce(?, x''))`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	for i, e := range entries {
+		if _, err := ins.ExecContext(ctx, int64(first)+int64(i), e); err != nil {
+			return fmt.Errorf("entry %d: %w", first+uint64(i), err)
+		}
+	}
+	// Nodes are replaced, as in ledger.Memory: a node an append completes
+	// cannot exist yet, unless the caller is not a ledger.Log.
+	insNode, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?, ?, coalesce(?, x''))`)
+	if err != nil {
+		return err
+	}
+	defer insNode.Close()
+	for _, n := range nodes {
+		if n.ID.Index > math.MaxInt64 {
+			return fmt.Errorf("node %d/%d: index out of range", n.ID.Level, n.ID.Index)
+		}
+		if _, err := insNode.ExecContext(ctx, int64(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
+			return fmt.Errorf("node %d/%d: %w", n.ID.Level, n.ID.Index, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Entry implements ledger.Storage.
+func (l *Ledger) Entry(ctx context.Context, index uint64) ([]byte, error) {
+	if index > math.MaxInt64 {
+		return nil, fmt.Errorf("ledger entry %d: %w", index, ledger.ErrNotFound)
+	}
+	var e []byte
+	err := l.db.QueryRowContext(ctx, `SELECT entry FROM ledger_entries WHERE idx = ?`, int64(index)).Scan(&e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("ledger entry %d: %w", index, ledger.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger entry %d: %w", index, err)
+	}
+	return e, nil
+}
+
+// hashesPerQuery bounds the ids looked up by one statement, two parameters
+// each, well below SQLite's limit on parameters.
+const hashesPerQuery = 400
+
+// Hashes implements ledger.Storage. Stored nodes never change, so each chunk
+// of ids may be read in a statement of its own.
+func (l *Ledger) Hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	for start := 0; start < len(ids); start += hashesPerQuery {
+		chunk := ids[start:min(start+hashesPerQuery, len(ids))]
+		if err := l.hashes(ctx, chunk, out[start:]); err != nil {
+			return nil, fmt.Errorf("ledger hashes: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (l *Ledger) hashes(ctx context.Context, ids []compact.NodeID, out [][]byte) error {
+	type key struct {
+		level int64
+		index int64
+	}
+	want := make(map[key][]int, len(ids))
+	var (
+		q    strings.Builder
+		args []any
+	)
+	q.WriteString(`SELECT level, idx, hash FROM ledger_nodes WHERE (level, idx) IN (VALUES `)
+	for i, id := range ids {
+		if id.Index > math.MaxInt64 || id.Level > math.MaxInt32 {
+			return fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ledger.ErrNotFound)
+		}
+		k := key{int64(id.Level), int64(id.Index)}
+		if _, dup := want[k]; !dup {
+			if len(args) > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?)")
+			args = append(args, k.level, k.index)
+		}
+		want[k] = append(want[k], i)
+	}
+	q.WriteString(")")
+	rows, err := l.db.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	found := 0
+	for rows.Next() {
+		var (
+			k key
+			h []byte
+		)
+		if err := rows.Scan(&k.level, &k.index, &h); err != nil {
+			return err
+		}
+		for j, i := range want[k] {
+			if j > 0 {
+				h = append([]byte(nil), h...)
+			}
+			out[i] = h
+		}
+		found++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if found < len(want) {
+		for i, id := range ids {
+			if out[i] == nil {
+				return fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ledger.ErrNotFound)
+			}
+		}
+	}
+	return nil
+}
+
+// AddCheckpoint implements ledger.Storage.
+func (l *Ledger) AddCheckpoint(ctx context.Context, signed []byte) error {
+	if _, err := l.db.ExecContext(ctx, `INSERT INTO ledger_checkpoints (signed) VALUES (coalesce(?, x''))`, signed); err != nil {
+		return fmt.Errorf("ledger add checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Checkpoints implements ledger.Storage.
+func (l *Ledger) Checkpoints(ctx context.Context) ([][]byte, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT signed FROM ledger_checkpoints ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var c []byte
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("ledger checkpoints: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger checkpoints: %w", err)
+	}
+	return out, nil
+}

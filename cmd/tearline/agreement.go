@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/policy"
 )
 
@@ -134,7 +135,15 @@ different text under the same id and version is refused (raise the version).`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "added %s@v%d %q (parties %s)\n", a.ID, a.Version, a.Title, strings.Join(a.Parties, ", "))
-			return nil
+			ctx := cmd.Context()
+			n, s, err := e.openNode(ctx, dir)
+			if err != nil {
+				return fmt.Errorf("the agreement was added, but not recorded in the audit log: %w", err)
+			}
+			defer s.Close()
+			return e.record(ctx, n, s, ledger.Event{Kind: ledger.KindAgreementChanged,
+				Subjects: []string{fmt.Sprintf("%s@v%d", a.ID, a.Version)},
+				Details:  map[string]string{"title": a.Title, "parties": strings.Join(a.Parties, " ")}})
 		},
 	}
 	addDirFlag(cmd, &dir)

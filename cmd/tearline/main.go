@@ -130,6 +130,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newKeysCmd(e),
 		newPartnerCmd(e),
 		newServeCmd(e),
+		newAuditCmd(e),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/label"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/policy"
@@ -136,7 +137,12 @@ func (e *env) exportSealed(ctx context.Context, n *node.Node, s store, q tearlin
 		return err
 	}
 	fmt.Fprintf(e.stdout, "sealed %d objects for %s into %s (%d bytes); withheld: %s\n", len(items), to, file, len(sealed), outcomes(withheld))
-	return nil
+	sent := make([]string, len(items))
+	for i, it := range items {
+		sent[i] = it.Object.ID
+	}
+	return e.record(ctx, n, s, ledger.Event{Kind: ledger.KindEnvelopeSent, Time: now, Subjects: sent, Details: map[string]string{
+		"recipient": to, "sequence": strconv.FormatUint(batch.Sequence, 10), "objects": strconv.Itoa(len(items)), "withheld": outcomes(withheld)}})
 }
 
 func outcomes(m map[tearline.Outcome]int) string {
@@ -257,7 +263,16 @@ func (e *env) importEnvelope(ctx context.Context, n *node.Node, s store, data []
 	}
 	fmt.Fprintf(e.stdout, "%s: envelope from %s (sequence %d, sealed %s) verified; %d objects: %d added, %d already present, %d refused\n",
 		name, sender, opened.Header.Sequence, opened.Header.Created.Format(time.RFC3339), sum.Read, sum.Added, sum.Present, sum.Rejected)
-	return sum, nil
+	ids := make([]string, 0, len(opened.Objects))
+	for _, r := range opened.Objects {
+		if o, _, err := stix.Parse(bytes.Clone(r.JSON)); err == nil {
+			ids = append(ids, o.ID)
+		}
+	}
+	err = e.record(ctx, n, s, ledger.Event{Kind: ledger.KindEnvelopeReceived, Actor: sender, Subjects: ids, Details: map[string]string{
+		"sender": sender, "sequence": strconv.FormatUint(opened.Header.Sequence, 10),
+		"added": strconv.Itoa(sum.Added), "present": strconv.Itoa(sum.Present), "refused": strconv.Itoa(sum.Rejected)}})
+	return sum, err
 }
 
 // fileReplayGuard keeps the last sequence number accepted from each sender

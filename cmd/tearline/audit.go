@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tearline/tearline/ledger"
+	"github.com/tearline/tearline/node"
+	"github.com/tearline/tearline/postgres"
+	"github.com/tearline/tearline/sqlite"
+)
+
+// nodeLedger is the node's audit log, kept in its database.
+func nodeLedger(s store) (ledger.Storage, error) {
+	switch x := s.(type) {
+	case *sqlite.Store:
+		return x.Ledger(), nil
+	case *postgres.Store:
+		return x.Ledger(), nil
+	}
+	return nil, errors.New("this node's store keeps no audit log")
+}
+
+// logOrigin names the node's log in its checkpoints.
+func logOrigin(n *node.Node) string { return "tearline/" + n.Config.Node.Partner }
+
+// record appends ev to the node's audit log. The operator actions it
+// records change files of the node directory, not its database, so the
+// event follows the change rather than sharing its transaction.
+func (e *env) record(ctx context.Context, n *node.Node, s store, ev ledger.Event) error {
+	st, err := nodeLedger(s)
+	if err != nil {
+		return err
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	if ev.Actor == "" {
+		ev.Actor = n.Config.Node.Partner + " operator"
+	}
+	l := ledger.New(st)
+	for try := 0; ; try++ {
+		_, err = l.Append(ctx, ev)
+		if !errors.Is(err, ledger.ErrConflict) || try == 4 {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
+}
+
+func newAuditCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Read, checkpoint and verify the node's tamper-evident audit log",
+		Long: `The audit log is an append-only Merkle log (RFC 6962) of the node's state
+changes; checkpoints are signed notes that partners can cosign. Recorded so
+far: agreements added, envelopes sealed for partners and envelopes received.`,
+	}
+	var dir string
+	var limit int
+	logCmd := &cobra.Command{
+		Use:   "log [--limit N]",
+		Short: "Print the newest entries of the audit log",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			_, s, err := e.openNode(ctx, dir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			st, err := nodeLedger(s)
+			if err != nil {
+				return err
+			}
+			l := ledger.New(st)
+			size, err := l.Size(ctx)
+			if err != nil {
+				return err
+			}
+			from := uint64(0)
+			if limit > 0 && size > uint64(limit) {
+				from = size - uint64(limit)
+			}
+			for i := from; i < size; i++ {
+				data, err := l.Entry(ctx, i)
+				if err != nil {
+					return err
+				}
+				ev, err := ledger.DecodeEvent(data)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", i, err)
+				}
+				fmt.Fprintf(e.stdout, "%6d  %s  %-18s %-14s %s%s\n", i, ev.Time.Format(time.RFC3339), ev.Kind, ev.Actor,
+					subjects(ev.Subjects), details(ev.Details))
+			}
+			if size == 0 {
+				fmt.Fprintln(e.stdout, "the audit log is empty")
+			}
+			return nil
+		},
+	}
+	addDirFlag(logCmd, &dir)
+	logCmd.Flags().IntVar(&limit, "limit", 50, "print at most this many entries, the newest")
+
+	var cpDir string
+	checkpoint := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Sign and store a checkpoint of the audit log, and print it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			n, s, err := e.openNode(ctx, cpDir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			st, err := nodeLedger(s)
+			if err != nil {
+				return err
+			}
+			signed, err := ledger.New(st).Checkpoint(ctx, ledger.NewSigner(logOrigin(n), n.SigningKey))
+			if err != nil {
+				return err
+			}
+			e.stdout.Write(signed)
+			return nil
+		},
+	}
+	addDirFlag(checkpoint, &cpDir)
+
+	var vDir string
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the whole audit log and check every entry and checkpoint",
+		Long: `Recompute the audit log from its stored entries, check every stored hash and
+every stored checkpoint against the node's current signing key, and say
+exactly which entry is wrong if one is.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			n, s, err := e.openNode(ctx, vDir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			st, err := nodeLedger(s)
+			if err != nil {
+				return err
+			}
+			if err := ledger.Verify(ctx, st, ledger.NewVerifier(logOrigin(n), n.SigningPublicKey)); err != nil {
+				return fmt.Errorf("audit log does NOT verify: %w", err)
+			}
+			size, err := st.Size(ctx)
+			if err != nil {
+				return err
+			}
+			cps, err := st.Checkpoints(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "audit log verified: %d entries, %d checkpoints\n", size, len(cps))
+			return nil
+		},
+	}
+	addDirFlag(verify, &vDir)
+	cmd.AddCommand(logCmd, checkpoint, verify)
+	return cmd
+}
+
+func subjects(s []string) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1, 2, 3:
+		return strings.Join(s, " ")
+	}
+	return fmt.Sprintf("%s %s and %d more", s[0], s[1], len(s)-2)
+}
+
+func details(d map[string]string) string {
+	if len(d) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+d[k])
+	}
+	return "  (" + strings.Join(parts, ", ") + ")"
+}

@@ -173,7 +173,95 @@ exactly which entry is wrong if one is.`,
 		},
 	}
 	addDirFlag(verify, &vDir)
-	cmd.AddCommand(logCmd, checkpoint, verify)
+	var pDir string
+	var from, to uint64
+	proof := &cobra.Command{
+		Use:   "proof [INDEX] [--from M --to N]",
+		Short: "Print and check an inclusion proof for an entry, or a consistency proof between two sizes",
+		Long: `With INDEX, print the inclusion proof of that entry in the log as it is now
+(the root and size it proves against, and the path), after checking it.
+With --from M --to N, print the consistency proof between the log's sizes M
+and N, after checking it: what a partner needs to trust that the log at N
+extends the log it saw at M.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			_, s, err := e.openNode(ctx, pDir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			st, err := nodeLedger(s)
+			if err != nil {
+				return err
+			}
+			l := ledger.New(st)
+			size, err := l.Size(ctx)
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				var index uint64
+				if _, err := fmt.Sscanf(args[0], "%d", &index); err != nil || fmt.Sprint(index) != args[0] {
+					return usageError{fmt.Errorf("INDEX %q is not an entry number", args[0])}
+				}
+				if index >= size {
+					return fmt.Errorf("the log has %d entries; there is no entry %d", size, index)
+				}
+				entry, err := l.Entry(ctx, index)
+				if err != nil {
+					return err
+				}
+				root, err := l.Root(ctx, size)
+				if err != nil {
+					return err
+				}
+				path, err := l.InclusionProof(ctx, index, size)
+				if err != nil {
+					return err
+				}
+				if err := ledger.VerifyInclusion(entry, index, size, root, path); err != nil {
+					return fmt.Errorf("the inclusion proof does not verify: %w", err)
+				}
+				fmt.Fprintf(e.stdout, "entry %d of %d, root %x\nleaf %x\n", index, size, root, ledger.LeafHash(entry))
+				for _, h := range path {
+					fmt.Fprintf(e.stdout, "path %x\n", h)
+				}
+				return nil
+			}
+			if to == 0 {
+				to = size
+			}
+			if from == 0 || from > to || to > size {
+				return usageError{fmt.Errorf("give INDEX, or --from M --to N with 0 < M <= N <= %d (the log's size)", size)}
+			}
+			rootM, err := l.Root(ctx, from)
+			if err != nil {
+				return err
+			}
+			rootN, err := l.Root(ctx, to)
+			if err != nil {
+				return err
+			}
+			path, err := l.ConsistencyProof(ctx, from, to)
+			if err != nil {
+				return err
+			}
+			if err := ledger.VerifyConsistency(from, to, rootM, rootN, path); err != nil {
+				return fmt.Errorf("the consistency proof does not verify: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "size %d root %x\nsize %d root %x\n", from, rootM, to, rootN)
+			for _, h := range path {
+				fmt.Fprintf(e.stdout, "path %x\n", h)
+			}
+			return nil
+		},
+	}
+	addDirFlag(proof, &pDir)
+	proof.Flags().Uint64Var(&from, "from", 0, "older log size, for a consistency proof")
+	proof.Flags().Uint64Var(&to, "to", 0, "newer log size (default: the log's size now)")
+
+	cmd.AddCommand(logCmd, checkpoint, verify, proof)
 	return cmd
 }
 

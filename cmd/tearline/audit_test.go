@@ -29,6 +29,15 @@ func TestAuditLog(t *testing.T) {
 	if out, errs, code := run(t, "", "audit", "verify", "--dir", dir); code != 0 || !strings.Contains(out, "2 entries, 1 checkpoints") {
 		t.Fatalf("audit verify: exit %d %q %q", code, out, errs)
 	}
+	if out, errs, code := run(t, "", "audit", "proof", "--dir", dir, "1"); code != 0 || !strings.Contains(out, "entry 1 of 2") || !strings.Contains(out, "path ") {
+		t.Errorf("audit proof 1: exit %d %q %q", code, out, errs)
+	}
+	if out, errs, code := run(t, "", "audit", "proof", "--dir", dir, "--from", "1", "--to", "2"); code != 0 || !strings.Contains(out, "size 1 root") {
+		t.Errorf("audit proof --from 1 --to 2: exit %d %q %q", code, out, errs)
+	}
+	if _, _, code := run(t, "", "audit", "proof", "--dir", dir, "7"); code == 0 {
+		t.Error("audit proof of an entry past the end succeeded")
+	}
 	// Rewrite the first entry in the database: verify must name it. (The
 	// driver is the one package sqlite registers.)
 	db, err := sql.Open("tearline-sqlite3", "file:"+filepath.Join(dir, "tearline.db"))

@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -64,5 +66,26 @@ func TestEventInvalid(t *testing.T) {
 		if _, err := e.Encode(); !errors.Is(err, ErrInvalidEvent) {
 			t.Errorf("Encode(bad %s) error = %v; want ErrInvalidEvent", name, err)
 		}
+	}
+}
+
+func TestIngestEventsFitInEntries(t *testing.T) {
+	ids := make([]string, 2500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", i)
+	}
+	evs := IngestEvents("91a7b528-80eb-42ed-a74d-c6fbd5a26116", ids, time.Unix(0, 0))
+	if len(evs) != 3 {
+		t.Fatalf("IngestEvents(2500 ids) = %d events; want 3", len(evs))
+	}
+	var named []string
+	for _, ev := range evs {
+		if _, err := ev.Encode(); err != nil {
+			t.Errorf("event %s: %v", ev.Details["part"], err)
+		}
+		named = append(named, ev.Subjects...)
+	}
+	if !slices.Equal(named, ids) {
+		t.Error("the events do not name every id once, in order")
 	}
 }

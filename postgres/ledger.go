@@ -19,6 +19,24 @@ import (
 // the log.
 type Ledger struct {
 	s *Store
+	// tx, when set, is the transaction of a change that the ledger
+	// records: appends join it, so that the change and its entry commit
+	// together or not at all.
+	tx pgx.Tx
+}
+
+// pgdb is what a pool and a transaction share.
+type pgdb interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (l *Ledger) conn() pgdb {
+	if l.tx != nil {
+		return l.tx
+	}
+	return l.s.pool
 }
 
 var _ ledger.Storage = (*Ledger)(nil)
@@ -29,7 +47,7 @@ func (s *Store) Ledger() *Ledger { return &Ledger{s: s} }
 // Size implements ledger.Storage.
 func (l *Ledger) Size(ctx context.Context) (uint64, error) {
 	var n int64
-	if err := l.s.pool.QueryRow(ctx, "SELECT size FROM ledger_head").Scan(&n); err != nil {
+	if err := l.conn().QueryRow(ctx, "SELECT size FROM ledger_head").Scan(&n); err != nil {
 		return 0, fmt.Errorf("ledger size: %w", err)
 	}
 	return uint64(n), nil
@@ -54,11 +72,13 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 		return err
 	}
 
-	tx, err := l.s.pool.Begin(ctx)
-	if err != nil {
-		return err
+	tx := l.tx
+	if tx == nil {
+		if tx, err = l.s.pool.Begin(ctx); err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
 	}
-	defer tx.Rollback(ctx)
 	// Under READ COMMITTED, FOR UPDATE waits for a concurrent appender and
 	// then reads the size it committed.
 	var size int64
@@ -99,6 +119,9 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 			return fmt.Errorf("insert nodes: %w", err)
 		}
 	}
+	if l.tx != nil {
+		return nil // the change's transaction commits both
+	}
 	return tx.Commit(ctx)
 }
 
@@ -137,7 +160,7 @@ func (l *Ledger) Entry(ctx context.Context, index uint64) ([]byte, error) {
 		return nil, fmt.Errorf("ledger entry %d: %w", index, ledger.ErrNotFound)
 	}
 	var e []byte
-	err := l.s.pool.QueryRow(ctx, "SELECT entry FROM ledger_entries WHERE idx = $1", int64(index)).Scan(&e)
+	err := l.conn().QueryRow(ctx, "SELECT entry FROM ledger_entries WHERE idx = $1", int64(index)).Scan(&e)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("ledger entry %d: %w", index, ledger.ErrNotFound)
 	}
@@ -161,7 +184,7 @@ func (l *Ledger) Hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 		}
 		levels[i], indexes[i] = int16(id.Level), int64(id.Index)
 	}
-	rows, err := l.s.pool.Query(ctx, `
+	rows, err := l.conn().Query(ctx, `
 		SELECT q.ord, n.hash
 		FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord)
 		JOIN ledger_nodes n ON n.level = q.level AND n.idx = q.idx`,
@@ -193,7 +216,7 @@ func (l *Ledger) Hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 
 // AddCheckpoint implements ledger.Storage.
 func (l *Ledger) AddCheckpoint(ctx context.Context, signed []byte) error {
-	if _, err := l.s.pool.Exec(ctx, "INSERT INTO ledger_checkpoints (signed) VALUES ($1)", nonNil(signed)); err != nil {
+	if _, err := l.conn().Exec(ctx, "INSERT INTO ledger_checkpoints (signed) VALUES ($1)", nonNil(signed)); err != nil {
 		return fmt.Errorf("ledger add checkpoint: %w", err)
 	}
 	return nil
@@ -201,7 +224,7 @@ func (l *Ledger) AddCheckpoint(ctx context.Context, signed []byte) error {
 
 // Checkpoints implements ledger.Storage.
 func (l *Ledger) Checkpoints(ctx context.Context) ([][]byte, error) {
-	rows, err := l.s.pool.Query(ctx, "SELECT signed FROM ledger_checkpoints ORDER BY seq")
+	rows, err := l.conn().Query(ctx, "SELECT signed FROM ledger_checkpoints ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("ledger checkpoints: %w", err)
 	}

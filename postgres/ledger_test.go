@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/ledger/storagetest"
+	"github.com/tearline/tearline/storetest"
 )
 
 // TestLedgerContract runs the contract every ledger.Storage meets, each
@@ -93,4 +95,11 @@ func TestLedgerConcurrentStores(t *testing.T) {
 			t.Errorf("VerifyInclusion(%d): %v", i, err)
 		}
 	}
+}
+
+func TestAuditedWrites(t *testing.T) {
+	storetest.RunAudited(t, func(t *testing.T) (tearline.ObjectStore, ledger.Storage) {
+		s := openStore(t)
+		return s, s.Ledger()
+	})
 }

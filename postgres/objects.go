@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/ledger"
 )
 
 // PutObjects stores a batch of object versions in one transaction and reports
@@ -89,6 +90,18 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("put objects into %q: copy: %w", collection, err)
+	}
+	// The audit entry commits with the objects it records, or neither.
+	var collID string
+	if err := tx.QueryRow(ctx, "SELECT id FROM collections WHERE num = $1", num).Scan(&collID); err != nil {
+		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
+	}
+	ids := make([]string, len(added))
+	for j, i := range added {
+		ids[j] = objs[i].ID
+	}
+	if _, err := ledger.New(&Ledger{s: s, tx: tx}).Append(ctx, ledger.IngestEvents(collID, ids, time.Now())...); err != nil {
+		return nil, fmt.Errorf("put objects into %q: audit log: %w", collection, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("put objects into %q: commit: %w", collection, err)

@@ -19,6 +19,24 @@ import (
 // appenders at the same first cannot both succeed, even from two processes.
 type Ledger struct {
 	db *sql.DB
+	// tx, when set, is the write transaction of a change that the ledger
+	// records: appends join it instead of taking their own, so that the
+	// change and its entry commit together or not at all.
+	tx *sql.Tx
+}
+
+// dbtx is what a *sql.DB and a *sql.Tx share.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (l *Ledger) conn() dbtx {
+	if l.tx != nil {
+		return l.tx
+	}
+	return l.db
 }
 
 var _ ledger.Storage = (*Ledger)(nil)
@@ -28,7 +46,7 @@ func (s *Store) Ledger() *Ledger { return &Ledger{db: s.db} }
 
 // Size implements ledger.Storage.
 func (l *Ledger) Size(ctx context.Context) (uint64, error) {
-	n, err := ledgerSize(ctx, l.db)
+	n, err := ledgerSize(ctx, l.conn())
 	if err != nil {
 		return 0, fmt.Errorf("ledger size: %w", err)
 	}
@@ -53,11 +71,14 @@ func (l *Ledger) Append(ctx context.Context, first uint64, entries [][]byte, nod
 
 func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nodes []ledger.Node) error {
 	// BEGIN IMMEDIATE (the DSN's _txlock): the write lock is held from here.
-	tx, err := l.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	tx := l.tx
+	if tx == nil {
+		var err error
+		if tx, err = l.db.BeginTx(ctx, nil); err != nil {
+			return err
+		}
+		defer tx.Rollback()
 	}
-	defer tx.Rollback()
 	size, err := ledgerSize(ctx, tx)
 	if err != nil {
 		return err
@@ -93,6 +114,9 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 			return fmt.Errorf("node %d/%d: %w", n.ID.Level, n.ID.Index, err)
 		}
 	}
+	if l.tx != nil {
+		return nil // the change's transaction commits both
+	}
 	return tx.Commit()
 }
 
@@ -102,7 +126,7 @@ func (l *Ledger) Entry(ctx context.Context, index uint64) ([]byte, error) {
 		return nil, fmt.Errorf("ledger entry %d: %w", index, ledger.ErrNotFound)
 	}
 	var e []byte
-	err := l.db.QueryRowContext(ctx, `SELECT entry FROM ledger_entries WHERE idx = ?`, int64(index)).Scan(&e)
+	err := l.conn().QueryRowContext(ctx, `SELECT entry FROM ledger_entries WHERE idx = ?`, int64(index)).Scan(&e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("ledger entry %d: %w", index, ledger.ErrNotFound)
 	}
@@ -155,7 +179,7 @@ func (l *Ledger) hashes(ctx context.Context, ids []compact.NodeID, out [][]byte)
 		want[k] = append(want[k], i)
 	}
 	q.WriteString(")")
-	rows, err := l.db.QueryContext(ctx, q.String(), args...)
+	rows, err := l.conn().QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return err
 	}
@@ -192,7 +216,7 @@ func (l *Ledger) hashes(ctx context.Context, ids []compact.NodeID, out [][]byte)
 
 // AddCheckpoint implements ledger.Storage.
 func (l *Ledger) AddCheckpoint(ctx context.Context, signed []byte) error {
-	if _, err := l.db.ExecContext(ctx, `INSERT INTO ledger_checkpoints (signed) VALUES (coalesce(?, x''))`, signed); err != nil {
+	if _, err := l.conn().ExecContext(ctx, `INSERT INTO ledger_checkpoints (signed) VALUES (coalesce(?, x''))`, signed); err != nil {
 		return fmt.Errorf("ledger add checkpoint: %w", err)
 	}
 	return nil
@@ -200,7 +224,7 @@ func (l *Ledger) AddCheckpoint(ctx context.Context, signed []byte) error {
 
 // Checkpoints implements ledger.Storage.
 func (l *Ledger) Checkpoints(ctx context.Context) ([][]byte, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT signed FROM ledger_checkpoints ORDER BY seq`)
+	rows, err := l.conn().QueryContext(ctx, `SELECT signed FROM ledger_checkpoints ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("ledger checkpoints: %w", err)
 	}

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/ledger/storagetest"
+	"github.com/tearline/tearline/storetest"
 )
 
 // TestLedgerContract runs the contract every ledger.Storage meets, each
@@ -64,4 +66,14 @@ func TestLedgerSurvivesRestart(t *testing.T) {
 	if cs, err := l.Checkpoints(ctx); err != nil || len(cs) != 1 || string(cs[0]) != "cp" {
 		t.Errorf("Checkpoints after reopen = %q, %v; want [cp]", cs, err)
 	}
+}
+
+func TestAuditedWrites(t *testing.T) {
+	storetest.RunAudited(t, func(t *testing.T) (tearline.ObjectStore, ledger.Storage) {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "node.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, s.Ledger()
+	})
 }

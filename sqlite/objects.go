@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/ledger"
 )
 
 // insertChunk is the number of rows per multi-row INSERT: large enough that
@@ -50,7 +51,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
 	defer tx.Rollback()
-	coll, _, err := s.collection(ctx, tx, collection)
+	coll, collInfo, err := s.collection(ctx, tx, collection)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
@@ -137,6 +138,18 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE clock SET last = ?`, last); err != nil {
 		return nil, fmt.Errorf("put objects: write clock: %w", err)
+	}
+	if len(rows) > 0 {
+		// The audit entry commits with the objects it records, or neither.
+		ids := make([]string, 0, len(rows))
+		for i, r := range results {
+			if r.Status == tearline.Added {
+				ids = append(ids, objs[i].ID)
+			}
+		}
+		if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, ledger.IngestEvents(collInfo.ID, ids, s.now())...); err != nil {
+			return nil, fmt.Errorf("put objects: audit log: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("put objects: commit: %w", err)

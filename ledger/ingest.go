@@ -1,0 +1,24 @@
+package ledger
+
+import (
+	"strconv"
+	"time"
+)
+
+// idsPerEvent bounds the object ids one object-ingested event names, so
+// that an event stays well inside the size limit of an entry.
+const idsPerEvent = 1000
+
+// IngestEvents are the audit entries of one committed write that added the
+// object versions ids (in input order) to a collection: one object-ingested
+// event per 1,000 ids. Stores append them in the write's transaction.
+func IngestEvents(collection string, ids []string, now time.Time) []Event {
+	var evs []Event
+	for start := 0; start < len(ids); start += idsPerEvent {
+		part := ids[start:min(start+idsPerEvent, len(ids))]
+		evs = append(evs, Event{Kind: KindObjectIngested, Time: now.UTC(), Actor: "store", Subjects: part,
+			Details: map[string]string{"collection": collection, "added": strconv.Itoa(len(part)),
+				"part": strconv.Itoa(start/idsPerEvent + 1), "parts": strconv.Itoa((len(ids) + idsPerEvent - 1) / idsPerEvent)}})
+	}
+	return evs
+}

@@ -73,14 +73,25 @@ func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
 	return note.Sign(&note.Note{Text: c.String()}, s)
 }
 
-// OpenCheckpoint verifies a signed checkpoint against the log's verifier key
-// and parses it. The origin MUST be the verifier's name. Signatures by other
-// keys (cosignatures) are ignored here; see OpenCosigned.
-func OpenCheckpoint(signed []byte, log note.Verifier) (Checkpoint, *note.Note, error) {
+// OpenCheckpoint verifies a signed checkpoint against the log's verifier
+// keys (a node that rotated its key verifies old checkpoints with the old
+// one) and parses it. The origin MUST be the verifiers' name. Signatures by
+// other keys (cosignatures) are ignored here; see OpenCosigned.
+func OpenCheckpoint(signed []byte, logs ...note.Verifier) (Checkpoint, *note.Note, error) {
+	var keys []note.Verifier
+	for _, v := range logs {
+		if v != nil {
+			keys = append(keys, v)
+		}
+	}
+	if len(keys) == 0 {
+		return Checkpoint{}, nil, fmt.Errorf("%w: no key to verify it with", ErrCheckpoint)
+	}
+	log := keys[0]
 	if len(signed) > maxCheckpointSize {
 		return Checkpoint{}, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrCheckpoint, len(signed), maxCheckpointSize)
 	}
-	n, err := note.Open(signed, note.VerifierList(log))
+	n, err := note.Open(signed, note.VerifierList(keys...))
 	if err != nil {
 		return Checkpoint{}, nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
 	}

@@ -54,3 +54,13 @@ func (v *verifier) KeyHash() uint32 { return v.hash }
 func (v *verifier) Verify(msg, sig []byte) bool {
 	return len(v.pub) == ed25519.PublicKeySize && ed25519.Verify(v.pub, msg, sig)
 }
+
+// NewVerifiers verifies checkpoints of the log called name signed by any
+// of keys: a node's current and retired signing keys.
+func NewVerifiers(name string, keys ...ed25519.PublicKey) []note.Verifier {
+	vs := make([]note.Verifier, len(keys))
+	for i, k := range keys {
+		vs[i] = NewVerifier(name, k)
+	}
+	return vs
+}

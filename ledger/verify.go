@@ -34,10 +34,10 @@ func (e *CorruptionError) Unwrap() error { return e.Err }
 // Verify recomputes the whole log in s from its entries. Each entry must
 // decode as a canonical Event; its leaf hash and every stored subtree hash
 // must match the recomputation; every stored checkpoint must be signed by
-// log and name a size and root of this log. Entries are checked before
+// one of the log's keys and name a size and root of this log. Entries are checked before
 // nodes, so a changed entry is reported as its own index. It returns a
 // *CorruptionError for the first problem found, or a storage error.
-func Verify(ctx context.Context, s Storage, log note.Verifier) error {
+func Verify(ctx context.Context, s Storage, logs ...note.Verifier) error {
 	size, err := s.Size(ctx)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -52,7 +52,7 @@ func Verify(ctx context.Context, s Storage, log note.Verifier) error {
 	}
 	cps := make([]cp, 0, len(signed))
 	for i, b := range signed {
-		c, _, err := OpenCheckpoint(b, log)
+		c, _, err := OpenCheckpoint(b, logs...)
 		if err != nil {
 			return &CorruptionError{What: "checkpoint", Index: uint64(i), Err: err}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sort"
@@ -55,6 +56,17 @@ func (e *env) record(ctx context.Context, n *node.Node, s store, ev ledger.Event
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil
+}
+
+// recordIn opens the node's store to record ev, for commands that work on
+// the node directory alone.
+func (e *env) recordIn(ctx context.Context, n *node.Node, ev ledger.Event) error {
+	s, err := openStore(ctx, n)
+	if err != nil {
+		return fmt.Errorf("not recorded in the audit log: %w", err)
+	}
+	defer s.Close()
+	return e.record(ctx, n, s, ev)
 }
 
 func newAuditCmd(e *env) *cobra.Command {
@@ -157,7 +169,15 @@ exactly which entry is wrong if one is.`,
 			if err != nil {
 				return err
 			}
-			if err := ledger.Verify(ctx, st, ledger.NewVerifier(logOrigin(n), n.SigningPublicKey)); err != nil {
+			// Checkpoints made before a rotation are signed by the key
+			// current then; a revoked key is trusted for nothing.
+			var keys []ed25519.PublicKey
+			for _, k := range n.Keys() {
+				if k.Kind == node.KindSigning && k.Status != node.StatusRevoked {
+					keys = append(keys, k.Signing)
+				}
+			}
+			if err := ledger.Verify(ctx, st, ledger.NewVerifiers(logOrigin(n), keys...)...); err != nil {
 				return fmt.Errorf("audit log does NOT verify: %w", err)
 			}
 			size, err := st.Size(ctx)

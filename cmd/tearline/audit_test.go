@@ -38,6 +38,12 @@ func TestAuditLog(t *testing.T) {
 	if _, _, code := run(t, "", "audit", "proof", "--dir", dir, "7"); code == 0 {
 		t.Error("audit proof of an entry past the end succeeded")
 	}
+	if _, errs, code := run(t, "", "keys", "rotate", "signing", "--dir", dir); code != 0 {
+		t.Fatalf("keys rotate: %s", errs)
+	}
+	if out, _, _ := run(t, "", "audit", "log", "--dir", dir); !strings.Contains(out, "key-rotated") || !strings.Contains(out, "action=rotated") {
+		t.Errorf("audit log after a key rotation = %q; want a key-rotated entry", out)
+	}
 	// Rewrite the first entry in the database: verify must name it. (The
 	// driver is the one package sqlite registers.)
 	db, err := sql.Open("tearline-sqlite3", "file:"+filepath.Join(dir, "tearline.db"))

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 )
 
@@ -133,7 +134,8 @@ it without comparing fingerprints again. Stop 'tearline serve' first.`,
 			}
 			fmt.Fprintf(e.stdout, "Rotated the %s key: %s is current, %s retired (kept in keys/%s).\n", k.Kind, k.ID, old.ID, node.ArchiveDir)
 			fmt.Fprintf(e.stdout, "Send partners the new card: tearline partner card --endpoint URL\n")
-			return nil
+			return e.recordIn(cmd.Context(), n, ledger.Event{Kind: ledger.KindKeyRotated, Subjects: []string{k.ID, old.ID},
+				Details: map[string]string{"kind": string(k.Kind), "action": "rotated", "current": k.ID, "retired": old.ID}})
 		},
 	}
 	addDirFlag(cmd, &dir)
@@ -165,7 +167,8 @@ your next card by its fingerprint again.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Revoked %s key %s (%s).\n", k.Kind, k.ID, k.Reason)
-			return nil
+			return e.recordIn(cmd.Context(), n, ledger.Event{Kind: ledger.KindKeyRotated, Subjects: []string{k.ID},
+				Details: map[string]string{"kind": string(k.Kind), "action": "revoked", "reason": k.Reason}})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the key is revoked (compromised, lost, ...)")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/label"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/policy"
@@ -36,7 +37,9 @@ exactly the object versions that the release engine allows it to receive
 under the node's agreements: an object it may not see does not exist for
 it. Partners read; they do not write through TAXII.
 
-GET /healthz answers when the process runs, /readyz when the database does.`,
+GET /healthz answers when the process runs, /readyz when the database does.
+While it runs, the node signs a checkpoint of its audit log every few
+seconds in which the log grew.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -66,10 +69,16 @@ GET /healthz answers when the process runs, /readyz when the database does.`,
 }
 
 // nodeServer is a node's HTTPS server: TAXII for partners, health for
-// operators.
+// operators; while it runs it signs checkpoints of the audit log.
 type nodeServer struct {
-	http *http.Server
+	http       *http.Server
+	checkpoint func(ctx context.Context) error
+	logger     *slog.Logger
 }
+
+// checkpointInterval is how often the audit log is checkpointed while it
+// grows.
+var checkpointInterval = 5 * time.Second
 
 func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, error) }) (*nodeServer, error) {
 	cert, err := n.TLSCertificate()
@@ -117,13 +126,55 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		}
 		w.Write([]byte("ready\n"))
 	})
-	return &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}}, nil
+	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger}
+	if st, err := nodeLedger(s); err == nil {
+		log := ledger.New(st)
+		signer := ledger.NewSigner(logOrigin(n), n.SigningKey)
+		var last uint64
+		ns.checkpoint = func(ctx context.Context) error {
+			size, err := log.Size(ctx)
+			if err != nil || size == last {
+				return err
+			}
+			if _, err := log.Checkpoint(ctx, signer); err != nil {
+				return err
+			}
+			last = size
+			return nil
+		}
+	}
+	return ns, nil
+}
+
+// checkpoints signs a checkpoint every interval in which the log grew,
+// until ctx ends.
+func (ns *nodeServer) checkpoints(ctx context.Context) {
+	if ns.checkpoint == nil {
+		return
+	}
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		if err := ns.checkpoint(ctx); err != nil && ctx.Err() == nil {
+			// The next tick tries again; the entries are safe meanwhile.
+			ns.logger.Error("audit log checkpoint", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (ns *nodeServer) serve(ctx context.Context, ln net.Listener) error {
 	done := make(chan error, 1)
 	go func() { done <- ns.http.Serve(tls.NewListener(ln, ns.http.TLSConfig)) }()
+	cpCtx, stopCheckpoints := context.WithCancel(ctx)
+	cpDone := make(chan struct{})
+	go func() { ns.checkpoints(cpCtx); close(cpDone) }()
+	defer func() { stopCheckpoints(); <-cpDone }()
 	select {
 	case err := <-done:
 		return err

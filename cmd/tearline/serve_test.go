@@ -9,7 +9,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 )
@@ -82,6 +84,8 @@ func TestServePerPartnerViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	defer func(d time.Duration) { checkpointInterval = d }(checkpointInterval)
+	checkpointInterval = 20 * time.Millisecond
 	srv, err := newNodeServer(n, s, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +123,25 @@ func TestServePerPartnerViews(t *testing.T) {
 	code, v = taxiiGet(t, partnerClient(t, deu, "GBR"), objectsURL)
 	if code != 200 || v["objects"] != nil {
 		t.Errorf("DEU (no agreement) sees %d %v; want no objects", code, v)
+	}
+	// The import was recorded; the server checkpoints the audit log.
+	st, _ := nodeLedger(s)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cps, err := st.Checkpoints(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cps) > 0 {
+			if _, _, err := ledger.OpenCheckpoint(cps[0], ledger.NewVerifier(logOrigin(n), n.SigningPublicKey)); err != nil {
+				t.Errorf("the server's checkpoint does not verify: %v", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint signed while serving")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// A node GBR has not pinned cannot even connect.
 	nld := t.TempDir() + "/nld"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -117,6 +120,10 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
+	if st, err := nodeLedger(s); err == nil {
+		auth := tlsPartners{pins: pins}
+		mountLedger(mux, ledger.New(st), st, auth, logger)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Count(r.Context(), ""); err != nil {
@@ -145,6 +152,87 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		}
 	}
 	return ns, nil
+}
+
+// mountLedger serves the audit log to pinned partners, so that they can
+// check it and cosign it: the newest checkpoint, and inclusion and
+// consistency proofs as JSON lists of hex hashes.
+func mountLedger(mux *http.ServeMux, log *ledger.Log, st ledger.Storage, auth tlsPartners, logger *slog.Logger) {
+	guard := func(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if _, err := auth.Authenticate(r); err != nil {
+				http.Error(w, "not a pinned partner", http.StatusUnauthorized)
+				return
+			}
+			if err := h(w, r); err != nil {
+				var bad badRequest
+				if errors.As(err, &bad) {
+					http.Error(w, bad.Error(), http.StatusBadRequest)
+					return
+				}
+				logger.Error("ledger endpoint", "path", r.URL.Path, "err", err)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}
+	}
+	mux.HandleFunc("GET /ledger/checkpoint", guard(func(w http.ResponseWriter, r *http.Request) error {
+		cps, err := st.Checkpoints(r.Context())
+		if err != nil {
+			return err
+		}
+		if len(cps) == 0 {
+			http.Error(w, "no checkpoint yet", http.StatusNotFound)
+			return nil
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err = w.Write(cps[len(cps)-1])
+		return err
+	}))
+	mux.HandleFunc("GET /ledger/proof/consistency", guard(func(w http.ResponseWriter, r *http.Request) error {
+		from, err1 := strconv.ParseUint(r.URL.Query().Get("from"), 10, 64)
+		to, err2 := strconv.ParseUint(r.URL.Query().Get("to"), 10, 64)
+		size, err := log.Size(r.Context())
+		if err != nil {
+			return err
+		}
+		if err1 != nil || err2 != nil || from == 0 || from > to || to > size {
+			return badRequest{fmt.Sprintf("give from and to with 0 < from <= to <= %d", size)}
+		}
+		p, err := log.ConsistencyProof(r.Context(), from, to)
+		if err != nil {
+			return err
+		}
+		return writeHashes(w, p)
+	}))
+	mux.HandleFunc("GET /ledger/proof/inclusion", guard(func(w http.ResponseWriter, r *http.Request) error {
+		index, err1 := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
+		size, err2 := strconv.ParseUint(r.URL.Query().Get("size"), 10, 64)
+		now, err := log.Size(r.Context())
+		if err != nil {
+			return err
+		}
+		if err1 != nil || err2 != nil || index >= size || size > now {
+			return badRequest{fmt.Sprintf("give index and size with index < size <= %d", now)}
+		}
+		p, err := log.InclusionProof(r.Context(), index, size)
+		if err != nil {
+			return err
+		}
+		return writeHashes(w, p)
+	}))
+}
+
+type badRequest struct{ msg string }
+
+func (b badRequest) Error() string { return b.msg }
+
+func writeHashes(w http.ResponseWriter, hashes [][]byte) error {
+	out := make([]string, len(hashes))
+	for i, h := range hashes {
+		out[i] = hex.EncodeToString(h)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(out)
 }
 
 // checkpoints signs a checkpoint every interval in which the log grew,

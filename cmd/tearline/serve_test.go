@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -142,6 +144,39 @@ func TestServePerPartnerViews(t *testing.T) {
 			t.Fatal("no checkpoint signed while serving")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// FRA checks GBR's log: the checkpoint is signed by the key on GBR's
+	// card, and entry 0 is in the tree it commits to.
+	resp, err := fraClient.Get(base + "/ledger/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cp, _, err := ledger.OpenCheckpoint(signed, ledger.NewVerifier(logOrigin(n), n.SigningPublicKey))
+	if err != nil || cp.Size == 0 {
+		t.Fatalf("GET /ledger/checkpoint = %q: %v", signed, err)
+	}
+	resp, err = fraClient.Get(fmt.Sprintf("%s/ledger/proof/inclusion?index=0&size=%d", base, cp.Size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hexPath []string
+	json.NewDecoder(resp.Body).Decode(&hexPath)
+	resp.Body.Close()
+	path := make([][]byte, len(hexPath))
+	for i, h := range hexPath {
+		path[i], _ = hex.DecodeString(h)
+	}
+	entry, err := st.Entry(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ledger.VerifyInclusion(entry, 0, cp.Size, cp.Root, path); err != nil {
+		t.Errorf("inclusion proof from the server does not verify against its checkpoint: %v", err)
+	}
+	if resp, err := fraClient.Get(base + "/ledger/proof/consistency?from=5&to=1"); err != nil || resp.StatusCode != 400 {
+		t.Errorf("a bad consistency request: %v %v; want 400", resp.StatusCode, err)
 	}
 	// A node GBR has not pinned cannot even connect.
 	nld := t.TempDir() + "/nld"

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,49 @@ func TestServePerPartnerViews(t *testing.T) {
 	}
 	if resp, err := fraClient.Get(base + "/ledger/proof/consistency?from=5&to=1"); err != nil || resp.StatusCode != 400 {
 		t.Errorf("a bad consistency request: %v %v; want 400", resp.StatusCode, err)
+	}
+	// FRA witnesses GBR's log: first sight, then an extension, then a
+	// checkpoint that forks from what it saw.
+	if out, errs, code := run(t, "", "audit", "witness", "GBR", "--dir", fra, "--endpoint", base); code != 0 || !strings.Contains(out, "consistent") {
+		t.Fatalf("audit witness (first): exit %d %q %q", code, out, errs)
+	}
+	more := labelledIndicator(t, "indicator--9d4b5c6e-7f80-4a91-8b2c-3d4e5f6a7b8c", "GBR SECRET//REL TO GBR, FRA")
+	if _, errs, code := run(t, more, "import", "--dir", gbr, "-"); code != 0 {
+		t.Fatal(errs)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		cps, _ := st.Checkpoints(context.Background())
+		last, _, err := ledger.OpenCheckpoint(cps[len(cps)-1], ledger.NewVerifier(logOrigin(n), n.SigningPublicKey))
+		if err == nil && last.Size > cp.Size {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new checkpoint after the log grew")
+		}
+	}
+	if out, errs, code := run(t, "", "audit", "witness", "GBR", "--dir", fra, "--endpoint", base); code != 0 || !strings.Contains(out, "consistent") {
+		t.Fatalf("audit witness (extension): exit %d %q %q", code, out, errs)
+	}
+	// A forged history at the size FRA last saw, as a lying node would
+	// show one partner: FRA's next witness run must call it a split view.
+	seen, err := os.ReadFile(filepath.Join(fra, "witnessed", "GBR.checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seenCP, _, err := ledger.OpenCheckpoint(seen, ledger.NewVerifier(logOrigin(n), n.SigningPublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := ledger.SignCheckpoint(ledger.Checkpoint{Origin: logOrigin(n), Size: seenCP.Size, Root: [32]byte{0xde, 0xad}}, ledger.NewSigner(logOrigin(n), n.SigningKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(fra, "witnessed", "GBR.checkpoint"), string(forged))
+	if _, errs, code := run(t, "", "audit", "witness", "GBR", "--dir", fra, "--endpoint", base); code == 0 || !strings.Contains(errs, "SPLIT VIEW") {
+		t.Errorf("audit witness after a fork: exit %d %q; want a split view", code, errs)
+	}
+	if ev, _ := filepath.Glob(filepath.Join(fra, "witnessed", "GBR.splitview-*")); len(ev) != 1 {
+		t.Errorf("split-view evidence files: %v; want one", ev)
 	}
 	// A node GBR has not pinned cannot even connect.
 	nld := t.TempDir() + "/nld"

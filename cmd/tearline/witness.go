@@ -1,0 +1,156 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tearline/tearline/ledger"
+	"github.com/tearline/tearline/node"
+	"github.com/tearline/tearline/partner"
+)
+
+func newAuditWitnessCmd(e *env) *cobra.Command {
+	var dir, endpoint string
+	cmd := &cobra.Command{
+		Use:   "witness PARTNER [--endpoint URL]",
+		Short: "Check a partner's audit log against what this node saw before, and cosign it",
+		Long: `Fetch the partner's newest checkpoint over mutual TLS, verify it with the
+signing key on its pinned card, and check that it extends the last
+checkpoint of that partner this node witnessed (a consistency proof fetched
+from the partner). A consistent checkpoint is cosigned with this node's key
+and kept as the new last seen. Two checkpoints that cannot both be true are
+a split view: both are kept as evidence in witnessed/, and the command fails.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code := strings.ToUpper(args[0])
+			n, err := e.loadNode(dir)
+			if err != nil {
+				return err
+			}
+			pinned, err := partner.NewStore(n.Dir, n.Config.Node.Partner).Get(code)
+			if err != nil {
+				return fmt.Errorf("%w (pin %s's card first)", err, code)
+			}
+			if endpoint == "" {
+				if len(pinned.Card.Endpoints) == 0 {
+					return usageError{fmt.Errorf("%s's card names no endpoint; give --endpoint https://HOST:PORT", code)}
+				}
+				endpoint = pinned.Card.Endpoints[0]
+			}
+			client, err := partnerHTTPClient(n, code)
+			if err != nil {
+				return err
+			}
+			origin := "tearline/" + code
+			logKey := ledger.NewVerifier(origin, ed25519.PublicKey(pinned.Card.SigningKey.Public))
+			signed, err := fetch(client, strings.TrimRight(endpoint, "/")+"/ledger/checkpoint")
+			if err != nil {
+				return err
+			}
+			cp, _, err := ledger.OpenCheckpoint(signed, logKey)
+			if err != nil {
+				return fmt.Errorf("%s's checkpoint: %w", code, err)
+			}
+			seenFile := filepath.Join(n.Dir, "witnessed", code+".checkpoint")
+			prev, err := os.ReadFile(seenFile)
+			if errors.Is(err, os.ErrNotExist) {
+				prev = nil
+			} else if err != nil {
+				return err
+			}
+			var proof [][]byte
+			if prev != nil {
+				p, _, err := ledger.OpenCheckpoint(prev, logKey)
+				if err != nil {
+					return fmt.Errorf("the checkpoint of %s seen before (%s): %w", code, seenFile, err)
+				}
+				if p.Size > 0 && p.Size < cp.Size {
+					body, err := fetch(client, fmt.Sprintf("%s/ledger/proof/consistency?from=%d&to=%d", strings.TrimRight(endpoint, "/"), p.Size, cp.Size))
+					if err != nil {
+						return err
+					}
+					var hexes []string
+					if err := json.Unmarshal(body, &hexes); err != nil {
+						return fmt.Errorf("%s's consistency proof: %w", code, err)
+					}
+					for _, h := range hexes {
+						b, err := hex.DecodeString(h)
+						if err != nil {
+							return fmt.Errorf("%s's consistency proof: %w", code, err)
+						}
+						proof = append(proof, b)
+					}
+				}
+			}
+			w := ledger.Witness{Log: logKey, Signer: ledger.NewCosigner("tearline/"+n.Config.Node.Partner, n.SigningKey, time.Now)}
+			cosigned, err := w.Cosign(signed, prev, proof)
+			var split *ledger.SplitView
+			if errors.As(err, &split) {
+				evidence := filepath.Join(n.Dir, "witnessed", fmt.Sprintf("%s.splitview-%s", code, time.Now().UTC().Format("20060102T150405Z")))
+				os.WriteFile(evidence, append(append(append([]byte{}, prev...), "\n\n"...), signed...), 0o600)
+				return fmt.Errorf("SPLIT VIEW: %s showed this node a checkpoint that cannot extend the one it showed before (%v); evidence kept in %s", code, err, evidence)
+			}
+			if err != nil {
+				return fmt.Errorf("witness %s: %w", code, err)
+			}
+			if err := os.MkdirAll(filepath.Dir(seenFile), 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(seenFile+".tmp", cosigned, 0o600); err != nil {
+				return err
+			}
+			if err := os.Rename(seenFile+".tmp", seenFile); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s's audit log at size %d is consistent with what this node saw before; cosigned\n", code, cp.Size)
+			return nil
+		},
+	}
+	addDirFlag(cmd, &dir)
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "the partner's node URL (default: the first endpoint on its card)")
+	return cmd
+}
+
+func partnerHTTPClient(n *node.Node, code string) (*http.Client, error) {
+	cert, err := n.TLSCertificate()
+	if err != nil {
+		return nil, err
+	}
+	pins, err := partner.StorePeers(partner.NewStore(n.Dir, n.Config.Node.Partner))
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := partner.ClientConfig(partner.TLSOptions{Certificate: cert, Pins: pins}, code)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}, nil
+}
+
+// fetch GETs url and returns the body of a 200 answer, at most 1 MiB.
+func fetch(c *http.Client, url string) ([]byte, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
+}

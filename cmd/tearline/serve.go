@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -123,6 +126,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	if st, err := nodeLedger(s); err == nil {
 		auth := tlsPartners{pins: pins}
 		mountLedger(mux, ledger.New(st), st, auth, logger)
+		mountCosignatures(mux, n, ledger.New(st), st, auth, logger)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -220,6 +224,48 @@ func mountLedger(mux *http.ServeMux, log *ledger.Log, st ledger.Storage, auth tl
 		}
 		return writeHashes(w, p)
 	}))
+}
+
+// mountCosignatures takes back a partner's cosignature of one of this
+// node's checkpoints and keeps the cosigned checkpoint: proof that the
+// partner saw, and accepted, this history.
+func mountCosignatures(mux *http.ServeMux, n *node.Node, log *ledger.Log, st ledger.Storage, auth tlsPartners, logger *slog.Logger) {
+	pins := partner.NewStore(n.Dir, n.Config.Node.Partner)
+	own := ledger.NewVerifier(logOrigin(n), n.SigningPublicKey)
+	mux.HandleFunc("POST /ledger/cosignature", func(w http.ResponseWriter, r *http.Request) {
+		p, err := auth.Authenticate(r)
+		if err != nil {
+			http.Error(w, "not a pinned partner", http.StatusUnauthorized)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err != nil {
+			http.Error(w, "unreadable body", http.StatusBadRequest)
+			return
+		}
+		pinned, err := pins.Get(p.ID)
+		if err != nil {
+			http.Error(w, "not a pinned partner", http.StatusUnauthorized)
+			return
+		}
+		witness := ledger.NewCosignatureVerifier("tearline/"+p.ID, ed25519.PublicKey(pinned.Card.SigningKey.Public))
+		cp, names, err := ledger.OpenCosigned(body, own, witness)
+		if err != nil || !slices.Contains(names, "tearline/"+p.ID) {
+			http.Error(w, "not a checkpoint of this node cosigned by you", http.StatusBadRequest)
+			return
+		}
+		root, err := log.Root(r.Context(), cp.Size)
+		if err != nil || root != cp.Root {
+			http.Error(w, "this node never signed that checkpoint", http.StatusBadRequest)
+			return
+		}
+		if err := st.AddCheckpoint(r.Context(), body); err != nil {
+			logger.Error("keep cosignature", "partner", p.ID, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 type badRequest struct{ msg string }

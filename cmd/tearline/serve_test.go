@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,23 @@ func TestServePerPartnerViews(t *testing.T) {
 	// checkpoint that forks from what it saw.
 	if out, errs, code := run(t, "", "audit", "witness", "GBR", "--dir", fra, "--endpoint", base); code != 0 || !strings.Contains(out, "consistent") {
 		t.Fatalf("audit witness (first): exit %d %q %q", code, out, errs)
+	}
+	// GBR kept FRA's cosignature on its checkpoint.
+	fraNode, err := node.Load(fra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned := false
+	cps, _ := st.Checkpoints(context.Background())
+	for _, c := range cps {
+		_, names, err := ledger.OpenCosigned(c, ledger.NewVerifier(logOrigin(n), n.SigningPublicKey),
+			ledger.NewCosignatureVerifier("tearline/FRA", fraNode.SigningPublicKey))
+		if err == nil && slices.Contains(names, "tearline/FRA") {
+			cosigned = true
+		}
+	}
+	if !cosigned {
+		t.Error("GBR holds no checkpoint cosigned by FRA after FRA witnessed it")
 	}
 	more := labelledIndicator(t, "indicator--9d4b5c6e-7f80-4a91-8b2c-3d4e5f6a7b8c", "GBR SECRET//REL TO GBR, FRA")
 	if _, errs, code := run(t, more, "import", "--dir", gbr, "-"); code != 0 {

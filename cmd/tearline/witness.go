@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -114,6 +115,16 @@ a split view: both are kept as evidence in witnessed/, and the command fails.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "%s's audit log at size %d is consistent with what this node saw before; cosigned\n", code, cp.Size)
+			// Give the cosignature back: the partner keeps it as proof that
+			// its history was seen.
+			resp, err := client.Post(strings.TrimRight(endpoint, "/")+"/ledger/cosignature", "text/plain; charset=utf-8", bytes.NewReader(cosigned))
+			if err != nil {
+				return fmt.Errorf("return the cosignature to %s: %w", code, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				return fmt.Errorf("return the cosignature to %s: %s", code, resp.Status)
+			}
 			return nil
 		},
 	}

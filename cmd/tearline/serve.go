@@ -79,12 +79,16 @@ seconds in which the log grew.`,
 type nodeServer struct {
 	http       *http.Server
 	checkpoint func(ctx context.Context) error
+	node       *node.Node
 	logger     *slog.Logger
 }
 
 // checkpointInterval is how often the audit log is checkpointed while it
-// grows.
-var checkpointInterval = 5 * time.Second
+// grows; witnessInterval how often pinned partners' logs are witnessed.
+var (
+	checkpointInterval = 5 * time.Second
+	witnessInterval    = time.Minute
+)
 
 func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, error) }) (*nodeServer, error) {
 	cert, err := n.TLSCertificate()
@@ -138,7 +142,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		w.Write([]byte("ready\n"))
 	})
 	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger}
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n}
 	if st, err := nodeLedger(s); err == nil {
 		log := ledger.New(st)
 		signer := ledger.NewSigner(logOrigin(n), n.SigningKey)
@@ -281,6 +285,36 @@ func writeHashes(w http.ResponseWriter, hashes [][]byte) error {
 	return json.NewEncoder(w).Encode(out)
 }
 
+// witnesses witnesses, every witnessInterval, the audit log of every pinned
+// partner whose card names an endpoint, until ctx ends. A split view is
+// logged as an error; its evidence is kept in witnessed/.
+func (ns *nodeServer) witnesses(ctx context.Context) {
+	t := time.NewTicker(witnessInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pinned, err := partner.NewStore(ns.node.Dir, ns.node.Config.Node.Partner).List()
+		if err != nil {
+			ns.logger.Error("witness: pinned partners", "err", err)
+			continue
+		}
+		for _, p := range pinned {
+			if len(p.Card.Endpoints) == 0 || ctx.Err() != nil {
+				continue
+			}
+			if size, err := witnessOnce(ns.node, p.Card.Partner, ""); err != nil {
+				ns.logger.Error("witness", "partner", p.Card.Partner, "err", err)
+			} else {
+				ns.logger.Debug("witnessed", "partner", p.Card.Partner, "size", size)
+			}
+		}
+	}
+}
+
 // checkpoints signs a checkpoint every interval in which the log grew,
 // until ctx ends.
 func (ns *nodeServer) checkpoints(ctx context.Context) {
@@ -306,9 +340,10 @@ func (ns *nodeServer) serve(ctx context.Context, ln net.Listener) error {
 	done := make(chan error, 1)
 	go func() { done <- ns.http.Serve(tls.NewListener(ln, ns.http.TLSConfig)) }()
 	cpCtx, stopCheckpoints := context.WithCancel(ctx)
-	cpDone := make(chan struct{})
-	go func() { ns.checkpoints(cpCtx); close(cpDone) }()
-	defer func() { stopCheckpoints(); <-cpDone }()
+	cpDone := make(chan struct{}, 2)
+	go func() { ns.checkpoints(cpCtx); cpDone <- struct{}{} }()
+	go func() { ns.witnesses(cpCtx); cpDone <- struct{}{} }()
+	defer func() { stopCheckpoints(); <-cpDone; <-cpDone }()
 	select {
 	case err := <-done:
 		return err

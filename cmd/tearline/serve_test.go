@@ -219,6 +219,57 @@ func TestServePerPartnerViews(t *testing.T) {
 	if out, errs, code := run(t, "", "audit", "witness", "GBR", "--dir", fra, "--endpoint", base); code != 0 || !strings.Contains(out, "consistent") {
 		t.Fatalf("audit witness (extension): exit %d %q %q", code, out, errs)
 	}
+	// DEU's own server witnesses GBR on its own, once GBR's card names
+	// where GBR serves.
+	gbrCard, errs, code := run(t, "", "partner", "card", "--dir", gbr, "--endpoint", base)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	cardFile := filepath.Join(t.TempDir(), "gbr-endpoint.card")
+	writeFile(t, cardFile, gbrCard)
+	if _, errs, code := run(t, "", "partner", "add", "--dir", deu, cardFile); code != 0 {
+		t.Fatalf("DEU re-pins GBR's card with its endpoint: %s", errs)
+	}
+	defer func(d time.Duration) { witnessInterval = d }(witnessInterval)
+	witnessInterval = 20 * time.Millisecond
+	deuNode, err := node.Load(deu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deuStore, err := openStore(context.Background(), deuNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deuStore.Close()
+	deuSrv, err := newNodeServer(deuNode, deuStore, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deuLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deuCtx, stopDEU := context.WithCancel(context.Background())
+	deuDone := make(chan error, 1)
+	go func() { deuDone <- deuSrv.serve(deuCtx, deuLn) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		found := false
+		cps, _ := st.Checkpoints(context.Background())
+		for _, c := range cps {
+			_, names, err := ledger.OpenCosigned(c, ledger.NewVerifier(logOrigin(n), n.SigningPublicKey),
+				ledger.NewCosignatureVerifier("tearline/DEU", deuNode.SigningPublicKey))
+			found = found || (err == nil && slices.Contains(names, "tearline/DEU"))
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("DEU's server never witnessed GBR's log")
+		}
+	}
+	stopDEU()
+	<-deuDone
+
 	// A forged history at the size FRA last saw, as a lying node would
 	// show one partner: FRA's next witness run must call it a split view.
 	seen, err := os.ReadFile(filepath.Join(fra, "witnessed", "GBR.checkpoint"))

@@ -39,98 +39,110 @@ a split view: both are kept as evidence in witnessed/, and the command fails.`,
 			if err != nil {
 				return err
 			}
-			pinned, err := partner.NewStore(n.Dir, n.Config.Node.Partner).Get(code)
-			if err != nil {
-				return fmt.Errorf("%w (pin %s's card first)", err, code)
-			}
-			if endpoint == "" {
-				if len(pinned.Card.Endpoints) == 0 {
-					return usageError{fmt.Errorf("%s's card names no endpoint; give --endpoint https://HOST:PORT", code)}
-				}
-				endpoint = pinned.Card.Endpoints[0]
-			}
-			client, err := partnerHTTPClient(n, code)
+			size, err := witnessOnce(n, code, endpoint)
 			if err != nil {
 				return err
 			}
-			origin := "tearline/" + code
-			logKey := ledger.NewVerifier(origin, ed25519.PublicKey(pinned.Card.SigningKey.Public))
-			signed, err := fetch(client, strings.TrimRight(endpoint, "/")+"/ledger/checkpoint")
-			if err != nil {
-				return err
-			}
-			cp, _, err := ledger.OpenCheckpoint(signed, logKey)
-			if err != nil {
-				return fmt.Errorf("%s's checkpoint: %w", code, err)
-			}
-			seenFile := filepath.Join(n.Dir, "witnessed", code+".checkpoint")
-			prev, err := os.ReadFile(seenFile)
-			if errors.Is(err, os.ErrNotExist) {
-				prev = nil
-			} else if err != nil {
-				return err
-			}
-			var proof [][]byte
-			if prev != nil {
-				p, _, err := ledger.OpenCheckpoint(prev, logKey)
-				if err != nil {
-					return fmt.Errorf("the checkpoint of %s seen before (%s): %w", code, seenFile, err)
-				}
-				if p.Size > 0 && p.Size < cp.Size {
-					body, err := fetch(client, fmt.Sprintf("%s/ledger/proof/consistency?from=%d&to=%d", strings.TrimRight(endpoint, "/"), p.Size, cp.Size))
-					if err != nil {
-						return err
-					}
-					var hexes []string
-					if err := json.Unmarshal(body, &hexes); err != nil {
-						return fmt.Errorf("%s's consistency proof: %w", code, err)
-					}
-					for _, h := range hexes {
-						b, err := hex.DecodeString(h)
-						if err != nil {
-							return fmt.Errorf("%s's consistency proof: %w", code, err)
-						}
-						proof = append(proof, b)
-					}
-				}
-			}
-			w := ledger.Witness{Log: logKey, Signer: ledger.NewCosigner("tearline/"+n.Config.Node.Partner, n.SigningKey, time.Now)}
-			cosigned, err := w.Cosign(signed, prev, proof)
-			var split *ledger.SplitView
-			if errors.As(err, &split) {
-				evidence := filepath.Join(n.Dir, "witnessed", fmt.Sprintf("%s.splitview-%s", code, time.Now().UTC().Format("20060102T150405Z")))
-				os.WriteFile(evidence, append(append(append([]byte{}, prev...), "\n\n"...), signed...), 0o600)
-				return fmt.Errorf("SPLIT VIEW: %s showed this node a checkpoint that cannot extend the one it showed before (%v); evidence kept in %s", code, err, evidence)
-			}
-			if err != nil {
-				return fmt.Errorf("witness %s: %w", code, err)
-			}
-			if err := os.MkdirAll(filepath.Dir(seenFile), 0o700); err != nil {
-				return err
-			}
-			if err := os.WriteFile(seenFile+".tmp", cosigned, 0o600); err != nil {
-				return err
-			}
-			if err := os.Rename(seenFile+".tmp", seenFile); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%s's audit log at size %d is consistent with what this node saw before; cosigned\n", code, cp.Size)
-			// Give the cosignature back: the partner keeps it as proof that
-			// its history was seen.
-			resp, err := client.Post(strings.TrimRight(endpoint, "/")+"/ledger/cosignature", "text/plain; charset=utf-8", bytes.NewReader(cosigned))
-			if err != nil {
-				return fmt.Errorf("return the cosignature to %s: %w", code, err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNoContent {
-				return fmt.Errorf("return the cosignature to %s: %s", code, resp.Status)
-			}
+			fmt.Fprintf(e.stdout, "%s's audit log at size %d is consistent with what this node saw before; cosigned\n", code, size)
 			return nil
 		},
 	}
 	addDirFlag(cmd, &dir)
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "the partner's node URL (default: the first endpoint on its card)")
 	return cmd
+}
+
+// witnessOnce checks partner code's newest checkpoint against the last one
+// this node witnessed, cosigns it, keeps it and gives the cosignature back.
+// A fork is a *ledger.SplitView, whose evidence is kept in witnessed/.
+func witnessOnce(n *node.Node, code, endpoint string) (uint64, error) {
+	pinned, err := partner.NewStore(n.Dir, n.Config.Node.Partner).Get(code)
+	if err != nil {
+		return 0, fmt.Errorf("%w (pin %s's card first)", err, code)
+	}
+	if endpoint == "" {
+		if len(pinned.Card.Endpoints) == 0 {
+			return 0, usageError{fmt.Errorf("%s's card names no endpoint; give --endpoint https://HOST:PORT", code)}
+		}
+		endpoint = pinned.Card.Endpoints[0]
+	}
+	endpoint = strings.TrimRight(endpoint, "/")
+	client, err := partnerHTTPClient(n, code)
+	if err != nil {
+		return 0, err
+	}
+	origin := "tearline/" + code
+	logKey := ledger.NewVerifier(origin, ed25519.PublicKey(pinned.Card.SigningKey.Public))
+	signed, err := fetch(client, endpoint+"/ledger/checkpoint")
+	if err != nil {
+		return 0, err
+	}
+	cp, _, err := ledger.OpenCheckpoint(signed, logKey)
+	if err != nil {
+		return 0, fmt.Errorf("%s's checkpoint: %w", code, err)
+	}
+	seenFile := filepath.Join(n.Dir, "witnessed", code+".checkpoint")
+	prev, err := os.ReadFile(seenFile)
+	if errors.Is(err, os.ErrNotExist) {
+		prev = nil
+	} else if err != nil {
+		return 0, err
+	}
+	var proof [][]byte
+	if prev != nil {
+		p, _, err := ledger.OpenCheckpoint(prev, logKey)
+		if err != nil {
+			return 0, fmt.Errorf("the checkpoint of %s seen before (%s): %w", code, seenFile, err)
+		}
+		if p.Size > 0 && p.Size < cp.Size {
+			body, err := fetch(client, fmt.Sprintf("%s/ledger/proof/consistency?from=%d&to=%d", endpoint, p.Size, cp.Size))
+			if err != nil {
+				return 0, err
+			}
+			var hexes []string
+			if err := json.Unmarshal(body, &hexes); err != nil {
+				return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
+			}
+			for _, h := range hexes {
+				b, err := hex.DecodeString(h)
+				if err != nil {
+					return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
+				}
+				proof = append(proof, b)
+			}
+		}
+	}
+	w := ledger.Witness{Log: logKey, Signer: ledger.NewCosigner("tearline/"+n.Config.Node.Partner, n.SigningKey, time.Now)}
+	cosigned, err := w.Cosign(signed, prev, proof)
+	var split *ledger.SplitView
+	if errors.As(err, &split) {
+		evidence := filepath.Join(n.Dir, "witnessed", fmt.Sprintf("%s.splitview-%s", code, time.Now().UTC().Format("20060102T150405.000000000Z")))
+		os.WriteFile(evidence, append(append(append([]byte{}, prev...), "\n\n"...), signed...), 0o600)
+		return 0, fmt.Errorf("SPLIT VIEW: %s showed this node a checkpoint that cannot extend the one it showed before (%w); evidence kept in %s", code, err, evidence)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("witness %s: %w", code, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(seenFile), 0o700); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(seenFile+".tmp", cosigned, 0o600); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(seenFile+".tmp", seenFile); err != nil {
+		return 0, err
+	}
+	// Give the cosignature back: the partner keeps it as proof that its
+	// history was seen.
+	resp, err := client.Post(endpoint+"/ledger/cosignature", "text/plain; charset=utf-8", bytes.NewReader(cosigned))
+	if err != nil {
+		return cp.Size, fmt.Errorf("return the cosignature to %s: %w", code, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return cp.Size, fmt.Errorf("return the cosignature to %s: %s", code, resp.Status)
+	}
+	return cp.Size, nil
 }
 
 func partnerHTTPClient(n *node.Node, code string) (*http.Client, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -77,13 +78,35 @@ func newAuditCmd(e *env) *cobra.Command {
 changes; checkpoints are signed notes that partners can cosign. Recorded so
 far: agreements added, envelopes sealed for partners and envelopes received.`,
 	}
-	var dir string
-	var limit int
+	var (
+		dir                                 string
+		limit                               int
+		kinds, subjectsOf, actors, partners []string
+		since, until                        string
+	)
 	logCmd := &cobra.Command{
-		Use:   "log [--limit N]",
-		Short: "Print the newest entries of the audit log",
-		Args:  cobra.NoArgs,
+		Use:   "log [--kind K] [--object ID] [--actor A] [--partner CODE] [--since T] [--until T] [--limit N]",
+		Short: "Query the audit log",
+		Long: `Print the audit log's entries, newest last, that match every filter given:
+--kind (object-ingested, envelope-sent, agreement-changed, key-rotated, ...),
+--object (an object, agreement or key id among the entry's subjects),
+--actor (who caused it), --partner (a partner code in the entry's actor or
+details), --since and --until (RFC 3339 times). Each filter may be repeated;
+values of one filter are alternatives.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var from, to time.Time
+			var err error
+			if since != "" {
+				if from, err = time.Parse(time.RFC3339, since); err != nil {
+					return usageError{fmt.Errorf("--since: %w", err)}
+				}
+			}
+			if until != "" {
+				if to, err = time.Parse(time.RFC3339, until); err != nil {
+					return usageError{fmt.Errorf("--until: %w", err)}
+				}
+			}
 			ctx := cmd.Context()
 			_, s, err := e.openNode(ctx, dir)
 			if err != nil {
@@ -99,30 +122,60 @@ far: agreements added, envelopes sealed for partners and envelopes received.`,
 			if err != nil {
 				return err
 			}
-			from := uint64(0)
-			if limit > 0 && size > uint64(limit) {
-				from = size - uint64(limit)
+			match := func(ev ledger.Event) bool {
+				if len(kinds) > 0 && !contains(kinds, string(ev.Kind)) {
+					return false
+				}
+				if len(actors) > 0 && !contains(actors, ev.Actor) {
+					return false
+				}
+				if len(subjectsOf) > 0 && !slices.ContainsFunc(ev.Subjects, func(s string) bool { return contains(subjectsOf, s) }) {
+					return false
+				}
+				if len(partners) > 0 {
+					hit := false
+					for _, p := range partners {
+						hit = hit || strings.HasPrefix(ev.Actor, p) || ev.Details["recipient"] == p || ev.Details["sender"] == p
+					}
+					if !hit {
+						return false
+					}
+				}
+				return (from.IsZero() || !ev.Time.Before(from)) && (to.IsZero() || ev.Time.Before(to))
 			}
-			for i := from; i < size; i++ {
-				data, err := l.Entry(ctx, i)
+			// Newest first while collecting, so --limit keeps the newest.
+			var hits []string
+			for i := size; i > 0 && (limit <= 0 || len(hits) < limit); i-- {
+				data, err := l.Entry(ctx, i-1)
 				if err != nil {
 					return err
 				}
 				ev, err := ledger.DecodeEvent(data)
 				if err != nil {
-					return fmt.Errorf("entry %d: %w", i, err)
+					return fmt.Errorf("entry %d: %w", i-1, err)
 				}
-				fmt.Fprintf(e.stdout, "%6d  %s  %-18s %-14s %s%s\n", i, ev.Time.Format(time.RFC3339), ev.Kind, ev.Actor,
-					subjects(ev.Subjects), details(ev.Details))
+				if match(ev) {
+					hits = append(hits, fmt.Sprintf("%6d  %s  %-18s %-14s %s%s", i-1, ev.Time.Format(time.RFC3339), ev.Kind, ev.Actor,
+						subjects(ev.Subjects), details(ev.Details)))
+				}
 			}
-			if size == 0 {
-				fmt.Fprintln(e.stdout, "the audit log is empty")
+			for i := len(hits) - 1; i >= 0; i-- {
+				fmt.Fprintln(e.stdout, hits[i])
+			}
+			if len(hits) == 0 {
+				fmt.Fprintf(e.stdout, "no entry of the %d in the audit log matches\n", size)
 			}
 			return nil
 		},
 	}
 	addDirFlag(logCmd, &dir)
-	logCmd.Flags().IntVar(&limit, "limit", 50, "print at most this many entries, the newest")
+	logCmd.Flags().IntVar(&limit, "limit", 50, "print at most this many entries, the newest (0: all)")
+	logCmd.Flags().StringSliceVar(&kinds, "kind", nil, "only entries of this kind")
+	logCmd.Flags().StringSliceVar(&subjectsOf, "object", nil, "only entries about this object, agreement or key id")
+	logCmd.Flags().StringSliceVar(&actors, "actor", nil, "only entries caused by this actor")
+	logCmd.Flags().StringSliceVar(&partners, "partner", nil, "only entries involving this partner")
+	logCmd.Flags().StringVar(&since, "since", "", "only entries at or after this time (RFC 3339)")
+	logCmd.Flags().StringVar(&until, "until", "", "only entries before this time (RFC 3339)")
 
 	var cpDir string
 	checkpoint := &cobra.Command{

@@ -38,6 +38,16 @@ func TestAuditLog(t *testing.T) {
 	if _, _, code := run(t, "", "audit", "proof", "--dir", dir, "7"); code == 0 {
 		t.Error("audit proof of an entry past the end succeeded")
 	}
+	out, _, _ = run(t, "", "audit", "log", "--dir", dir, "--object", "fvey-intel@v3")
+	if strings.Contains(out, "gbr-fra-security") || !strings.Contains(out, "fvey-intel@v3") {
+		t.Errorf("audit log --object fvey-intel@v3 = %q; want only that agreement's entry", out)
+	}
+	if out, _, _ = run(t, "", "audit", "log", "--dir", dir, "--kind", "envelope-sent"); !strings.Contains(out, "no entry of the 2") {
+		t.Errorf("audit log --kind envelope-sent = %q; want no match", out)
+	}
+	if out, _, _ = run(t, "", "audit", "log", "--dir", dir, "--since", "2999-01-01T00:00:00Z"); !strings.Contains(out, "no entry") {
+		t.Errorf("audit log --since the future = %q; want no match", out)
+	}
 	if _, errs, code := run(t, "", "keys", "rotate", "signing", "--dir", dir); code != 0 {
 		t.Fatalf("keys rotate: %s", errs)
 	}
@@ -57,5 +67,37 @@ func TestAuditLog(t *testing.T) {
 	_, errs, code = run(t, "", "audit", "verify", "--dir", dir)
 	if code == 0 || !strings.Contains(errs, "does NOT verify") || !strings.Contains(errs, "entry 0") {
 		t.Errorf("audit verify after tampering: exit %d %q; want a failure naming entry 0", code, errs)
+	}
+}
+
+// TestAuditVerifyNamesEntry deletes or reorders stored entries behind the
+// node's back: verify fails and names the entry.
+func TestAuditVerifyNamesEntry(t *testing.T) {
+	for _, c := range []struct {
+		name, sql, want string
+	}{
+		{"deleted", `DELETE FROM ledger_entries WHERE idx = 0`, "entry 0"},
+		{"reordered", `UPDATE ledger_entries SET idx = -1 WHERE idx = 0; UPDATE ledger_entries SET idx = 0 WHERE idx = 1; UPDATE ledger_entries SET idx = 1 WHERE idx = -1`, "entry 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := initNode(t)
+			run(t, "", "agreement", "add", "--dir", dir, "../../policy/examples/gbr-fra.yaml")
+			run(t, "", "agreement", "add", "--dir", dir, "../../policy/examples/fvey.yaml")
+			if _, errs, code := run(t, "", "audit", "verify", "--dir", dir); code != 0 {
+				t.Fatalf("audit verify before tampering: %s", errs)
+			}
+			db, err := sql.Open("tearline-sqlite3", "file:"+filepath.Join(dir, "tearline.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(context.Background(), c.sql); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			_, errs, code := run(t, "", "audit", "verify", "--dir", dir)
+			if code == 0 || !strings.Contains(errs, c.want) {
+				t.Errorf("audit verify after the entries were %s: exit %d %q; want a failure naming %s", c.name, code, errs, c.want)
+			}
+		})
 	}
 }

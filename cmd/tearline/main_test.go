@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/sqlite"
 	"github.com/tearline/tearline/synth"
 )
@@ -307,6 +308,36 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("read back %d objects; want %d", len(seen), n)
+	}
+	// The audit log survived the kill too: it verifies, and it names every
+	// stored object exactly once.
+	if out, errs, code := run(t, "", "audit", "verify", "--dir", dir); code != 0 {
+		t.Fatalf("audit verify after the kill: exit %d %q %q", code, out, errs)
+	}
+	st := s.Ledger()
+	size, err := st.Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := make(map[string]bool, n)
+	for i := uint64(0); i < size; i++ {
+		data, err := st.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := ledger.DecodeEvent(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ev.Subjects {
+			if logged[id] {
+				t.Fatalf("the audit log records %s twice", id)
+			}
+			logged[id] = true
+		}
+	}
+	if len(logged) != n {
+		t.Errorf("the audit log records %d objects; the store holds %d", len(logged), n)
 	}
 }
 

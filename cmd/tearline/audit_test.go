@@ -101,3 +101,10 @@ func TestAuditVerifyNamesEntry(t *testing.T) {
 		})
 	}
 }
+
+func TestBenchLedger(t *testing.T) {
+	out, errs, code := run(t, "", "bench", "ledger", "--entries", "3000", "--batch", "500", "--json")
+	if code != 0 || !strings.Contains(out, `"entries":3000`) {
+		t.Errorf("bench ledger: exit %d %q %q", code, out, errs)
+	}
+}

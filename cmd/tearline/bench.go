@@ -35,10 +35,11 @@ Scenarios:
   decide    release decisions per second on one core, with and without
             their reasons.
   envelope  objects per second sealed and opened (with verification) in
-            envelopes of 1, 100 and 1,000 objects.`,
+            envelopes of 1, 100 and 1,000 objects.
+  ledger    audit log appends per second in batches, and proof times.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e))
+	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e))
 	return cmd
 }
 

@@ -11,25 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// requireSeedCorpus fails a fuzz test whose committed seed corpus,
-// testdata/fuzz/<FuzzName>, is missing or empty: without seeds the fuzzer
-// starts blind and plain `go test` exercises nothing.
-func requireSeedCorpus(f *testing.F) {
-	f.Helper()
-	dir := filepath.Join("testdata", "fuzz", f.Name())
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus %s: %v; a fuzz test needs committed seeds (go test -run TestFuzzSeeds -update)", dir, err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() {
-			return
-		}
-	}
-	f.Fatalf("seed corpus %s is empty; a fuzz test needs committed seeds (go test -run TestFuzzSeeds -update)", dir)
-}
+	"github.com/tearline/tearline/fuzzseed"
+)
 
 // checkRefusal fails unless err is an *Error with one of the reasons.
 func checkRefusal(t *testing.T, what string, err error, reasons ...error) {
@@ -44,7 +28,7 @@ func checkRefusal(t *testing.T, what string, err error, reasons ...error) {
 // ErrUnsupportedVersion, and accepts only canonical bytes: what it accepts
 // it writes back identically, header included.
 func FuzzParse(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := Parse(data)
 		if err != nil {
@@ -67,7 +51,7 @@ func FuzzParse(f *testing.F) {
 
 // FuzzParseProof: ParseProof never panics and accepts only canonical bytes.
 func FuzzParseProof(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParseProof(data)
 		if err != nil {
@@ -85,7 +69,7 @@ func FuzzParseProof(f *testing.F) {
 // hostile: parseContent never panics, refuses with ErrMalformed, and what it
 // accepts frames back to the same bytes.
 func FuzzParseContent(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		want := 1
 		if len(plain) >= 4 {

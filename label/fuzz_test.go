@@ -2,38 +2,19 @@ package label
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/fuzzseed"
 	"github.com/tearline/tearline/stix"
 )
-
-// requireSeedCorpus fails a fuzz test whose committed seed corpus,
-// testdata/fuzz/<FuzzName>, is missing or empty: without seeds the fuzzer
-// starts blind and plain `go test` exercises nothing.
-func requireSeedCorpus(f *testing.F) {
-	f.Helper()
-	dir := filepath.Join("testdata", "fuzz", f.Name())
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus %s: %v; a fuzz test needs committed seeds", dir, err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() {
-			return
-		}
-	}
-	f.Fatalf("seed corpus %s is empty; a fuzz test needs committed seeds", dir)
-}
 
 // FuzzParse: Parse never panics and fails only with a *RuleError; whatever
 // it accepts is valid, and Format writes it as a banner that Parse reads
 // back to the same label and that Format writes again unchanged.
 func FuzzParse(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, banner string) {
 		l, err := Parse(banner)
 		if err != nil {
@@ -64,7 +45,7 @@ func FuzzParse(f *testing.F) {
 // and fails only with a *RuleError; a label it reads is valid, and writing
 // it with ToMarkings and reading it back gives the same label.
 func FuzzMarking(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, def []byte) {
 		v, err := stix.ParseJSON(def)
 		if err != nil {

@@ -2,32 +2,15 @@ package ledger
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
-)
 
-// requireSeedCorpus fails a fuzz test whose committed seed corpus is
-// missing or empty.
-func requireSeedCorpus(f *testing.F) {
-	f.Helper()
-	dir := filepath.Join("testdata", "fuzz", f.Name())
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus %s: %v; a fuzz test needs committed seeds", dir, err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() {
-			return
-		}
-	}
-	f.Fatalf("seed corpus %s is empty; a fuzz test needs committed seeds", dir)
-}
+	"github.com/tearline/tearline/fuzzseed"
+)
 
 // FuzzParseCheckpoint: ParseCheckpoint never panics, and whatever it
 // accepts is exactly the String of what it returns.
 func FuzzParseCheckpoint(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := ParseCheckpoint(text)
 		if err != nil {
@@ -42,7 +25,7 @@ func FuzzParseCheckpoint(f *testing.F) {
 // FuzzOpenCheckpoint: OpenCheckpoint never panics on a signed note, and
 // whatever it accepts re-signs to the same bytes (Ed25519 is deterministic).
 func FuzzOpenCheckpoint(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	signer, verifier := fixedKeys(f, origin, 1)
 	f.Fuzz(func(t *testing.T, signed []byte) {
 		c, _, err := OpenCheckpoint(signed, verifier)
@@ -62,7 +45,7 @@ func FuzzOpenCheckpoint(f *testing.F) {
 // FuzzDecodeEvent: DecodeEvent never panics and accepts only bytes that
 // Encode reproduces exactly.
 func FuzzDecodeEvent(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := DecodeEvent(data)
 		if err != nil {

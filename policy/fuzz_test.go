@@ -3,36 +3,17 @@ package policy
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/fuzzseed"
 )
-
-// requireSeedCorpus fails a fuzz test whose committed seed corpus,
-// testdata/fuzz/<FuzzName>, is missing or empty: without seeds the fuzzer
-// starts blind and plain `go test` exercises nothing.
-func requireSeedCorpus(f *testing.F) {
-	f.Helper()
-	dir := filepath.Join("testdata", "fuzz", f.Name())
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus %s: %v; a fuzz test needs committed seeds", dir, err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() {
-			return
-		}
-	}
-	f.Fatalf("seed corpus %s is empty; a fuzz test needs committed seeds", dir)
-}
 
 // FuzzParseAgreement: ParseAgreement never panics; it either returns an
 // *AgreementError whose problems point into the text, or an agreement that
 // passes every check it claims to make.
 func FuzzParseAgreement(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	sch := defaultSchemes()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := parseAgreement(data, sch)

@@ -6,34 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
-)
 
-// requireSeedCorpus fails a fuzz test whose committed seed corpus,
-// testdata/fuzz/<FuzzName>, is missing or empty: without seeds the fuzzer
-// starts blind and plain `go test` exercises nothing.
-func requireSeedCorpus(f *testing.F) {
-	f.Helper()
-	dir := filepath.Join("testdata", "fuzz", f.Name())
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus %s: %v; a fuzz test needs committed seeds", dir, err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() {
-			return
-		}
-	}
-	f.Fatalf("seed corpus %s is empty; a fuzz test needs committed seeds", dir)
-}
+	"github.com/tearline/tearline/fuzzseed"
+)
 
 // FuzzParseJSON: ParseJSON never panics; whatever it accepts, encoding/json
 // accepts too, and its canonical form is accepted, is a fixed point of
 // Canonicalize and holds the same JSON value.
 func FuzzParseJSON(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if _, err := ParseJSON(data); err != nil {
 			return
@@ -65,7 +47,7 @@ func FuzzParseJSON(f *testing.F) {
 // JSON it returns, to the same identity and content hash, and that hash is
 // the SHA-256 of the canonical form.
 func FuzzParse(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		obj, _, err := Parse(data)
 		if err != nil {
@@ -102,7 +84,7 @@ func FuzzParse(f *testing.F) {
 // ("{]" is returned as an object and left for Parse to reject), so returned
 // text is not required to be valid JSON.
 func FuzzDecoder(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, data []byte, maxSize uint16) {
 		d := NewDecoder(bytes.NewReader(data))
 		if maxSize > 0 {

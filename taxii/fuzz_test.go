@@ -1,34 +1,16 @@
 package taxii
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-)
 
-// requireSeedCorpus fails a fuzz test whose committed seed corpus,
-// testdata/fuzz/<FuzzName>, is missing or empty: without seeds the fuzzer
-// starts blind and plain `go test` exercises nothing.
-func requireSeedCorpus(f *testing.F) {
-	f.Helper()
-	dir := filepath.Join("testdata", "fuzz", f.Name())
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		f.Fatalf("seed corpus %s: %v; a fuzz test needs committed seeds", dir, err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() {
-			return
-		}
-	}
-	f.Fatalf("seed corpus %s is empty; a fuzz test needs committed seeds", dir)
-}
+	"github.com/tearline/tearline/fuzzseed"
+)
 
 // FuzzParseFilter: the query parser never panics, and what it accepts is
 // bounded and self-consistent.
 func FuzzParseFilter(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, raw string) {
 		for _, allowed := range []params{listParams, objectParams, versionParams, deleteParams} {
 			flt, err := parseFilter(raw, allowed)
@@ -61,7 +43,7 @@ func FuzzParseFilter(f *testing.F) {
 // FuzzCursor: the cursor decoder never panics, accepts nothing not issued
 // for its scope, and what it accepts re-encodes to the same string.
 func FuzzCursor(f *testing.F) {
-	requireSeedCorpus(f)
+	fuzzseed.Require(f)
 	c := cursorCodec{key: testKey}
 	scope := cursorScope("objects", "c", "", Principal{ID: "BOB", Kind: Partner}, filter{})
 	other := cursorScope("objects", "c", "", Principal{ID: "BOB", Kind: Partner}, filter{types: []string{"indicator"}})

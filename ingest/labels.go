@@ -53,7 +53,12 @@ func (r *labelReader) check(ctx context.Context, it *item) {
 	if !ok {
 		return
 	}
-	r.lookUp(ctx, refs)
+	if err := r.lookUp(ctx, refs); err != nil {
+		// The label cannot be read without the stored definitions; the
+		// object is reported rather than stored unreadable.
+		r.reject(it, "$.object_marking_refs", fmt.Errorf("looking up its marking definitions: %w", err))
+		return
+	}
 	if _, err := label.FromObject(v, r.defs); err != nil {
 		var re *label.RuleError
 		if errors.As(err, &re) && re.Rule == "unknown-marking-definition" {
@@ -65,9 +70,9 @@ func (r *labelReader) check(ctx context.Context, it *item) {
 
 // lookUp adds to defs the referenced marking definitions that the store
 // holds, asking the store once per id.
-func (r *labelReader) lookUp(ctx context.Context, refs *stix.Value) {
+func (r *labelReader) lookUp(ctx context.Context, refs *stix.Value) error {
 	if r.source == nil {
-		return
+		return nil
 	}
 	var ids []string
 	for _, ref := range refs.Arr {
@@ -77,22 +82,28 @@ func (r *labelReader) lookUp(ctx context.Context, refs *stix.Value) {
 		if _, have := r.defs.MarkingDefinition(ref.Str); have {
 			continue
 		}
-		if _, builtin := tlpMarkings[ref.Str]; builtin {
+		if label.Builtin(ref.Str) {
 			continue
 		}
 		r.looked[ref.Str] = true
 		ids = append(ids, ref.Str)
 	}
 	if len(ids) == 0 {
-		return
+		return nil
 	}
 	page, err := r.source.Objects(ctx, tearline.ObjectQuery{Collection: r.collection, IDs: ids, Types: []string{"marking-definition"}})
 	if err != nil {
-		return // the label stays unreadable, which denies every release
+		for _, id := range ids {
+			delete(r.looked, id) // ask again for the next object
+		}
+		return err
 	}
 	for _, o := range page.Objects {
-		r.defs.Add(o.JSON)
+		if err := r.defs.Add(o.JSON); err != nil {
+			return fmt.Errorf("stored marking definition %s: %w", o.ID, err)
+		}
 	}
+	return nil
 }
 
 func (r *labelReader) reject(it *item, path string, err error) {
@@ -106,19 +117,3 @@ func (r *labelReader) reject(it *item, path string, err error) {
 	}}}
 	it.obj = nil
 }
-
-// tlpMarkings are the TLP marking definitions every node knows.
-var tlpMarkings = func() map[string]bool {
-	m := map[string]bool{
-		"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": true,
-		"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": true,
-		"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": true,
-		"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": true,
-	}
-	for _, t := range []tearline.TLP{tearline.TLPClear, tearline.TLPGreen, tearline.TLPAmber, tearline.TLPAmberStrict, tearline.TLPRed} {
-		if id, ok := label.TLPMarkingID(t); ok {
-			m[id] = true
-		}
-	}
-	return m
-}()

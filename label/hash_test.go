@@ -22,3 +22,15 @@ func TestHash(t *testing.T) {
 		t.Errorf("Hash(%s) == Hash(%s); want different hashes", Format(a), Format(c))
 	}
 }
+
+func TestBuiltin(t *testing.T) {
+	for id, want := range map[string]bool{
+		"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": true,  // TLP 1.0 WHITE
+		"marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003": true,  // TLP 2.0 AMBER+STRICT
+		"marking-definition--99999999-9999-4999-8999-999999999999": false, // anyone's own
+	} {
+		if got := Builtin(id); got != want {
+			t.Errorf("Builtin(%s) = %v; want %v", id, got, want)
+		}
+	}
+}

@@ -74,6 +74,20 @@ func TLPMarkingID(t tearline.TLP) (string, bool) {
 	return id, ok
 }
 
+// Builtin reports whether id is a marking definition that every node knows
+// without being given it: the TLP 1.0 and 2.0 ones.
+func Builtin(id string) bool {
+	if _, ok := tlp1IDs[id]; ok {
+		return true
+	}
+	for _, v := range tlp2IDs {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
 func tlpValue(t tearline.TLP) string { return strings.ToLower(tlpName(t)) }
 
 // Resolver finds marking definitions by id: those a bundle carries, those

@@ -112,8 +112,12 @@ different text under the same id and version is refused (raise the version).`,
 					fmt.Fprintf(e.stdout, "%s@v%d is already in the node; nothing changed\n", a.ID, a.Version)
 					return nil
 				}
+				latest, err := latestVersion(root, a.ID)
+				if err != nil {
+					return err
+				}
 				return fmt.Errorf("%s@v%d is already in the node with a different text; an agreement version is never rewritten: give the new text version %d",
-					a.ID, a.Version, latestVersion(root, a.ID)+1)
+					a.ID, a.Version, latest+1)
 			}
 			if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 				return err
@@ -197,15 +201,18 @@ func loadAgreements(root string) ([]storedAgreement, error) {
 	return out, nil
 }
 
-func latestVersion(root, id string) int {
-	all, _ := loadAgreements(root)
+func latestVersion(root, id string) (int, error) {
+	all, err := loadAgreements(root)
+	if err != nil {
+		return 0, err
+	}
 	v := 0
 	for _, a := range all {
 		if a.ID == id {
 			v = max(v, a.Version)
 		}
 	}
-	return v
+	return v, nil
 }
 
 // current keeps the newest version of each agreement.

@@ -29,6 +29,20 @@ func nodeLedger(s store) (ledger.Storage, error) {
 	return nil, errors.New("this node's store keeps no audit log")
 }
 
+// openLedger opens the node in dir, its store and the audit log kept in it.
+func (e *env) openLedger(ctx context.Context, dir string) (*node.Node, store, ledger.Storage, error) {
+	n, s, err := e.openNode(ctx, dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := nodeLedger(s)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return n, s, st, nil
+}
+
 // logOrigin names the node's log in its checkpoints.
 func logOrigin(n *node.Node) string { return "tearline/" + n.Config.Node.Partner }
 
@@ -108,28 +122,24 @@ values of one filter are alternatives.`,
 				}
 			}
 			ctx := cmd.Context()
-			_, s, err := e.openNode(ctx, dir)
+			_, s, st, err := e.openLedger(ctx, dir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			st, err := nodeLedger(s)
-			if err != nil {
-				return err
-			}
 			l := ledger.New(st)
 			size, err := l.Size(ctx)
 			if err != nil {
 				return err
 			}
 			match := func(ev ledger.Event) bool {
-				if len(kinds) > 0 && !contains(kinds, string(ev.Kind)) {
+				if len(kinds) > 0 && !slices.Contains(kinds, string(ev.Kind)) {
 					return false
 				}
-				if len(actors) > 0 && !contains(actors, ev.Actor) {
+				if len(actors) > 0 && !slices.Contains(actors, ev.Actor) {
 					return false
 				}
-				if len(subjectsOf) > 0 && !slices.ContainsFunc(ev.Subjects, func(s string) bool { return contains(subjectsOf, s) }) {
+				if len(subjectsOf) > 0 && !slices.ContainsFunc(ev.Subjects, func(s string) bool { return slices.Contains(subjectsOf, s) }) {
 					return false
 				}
 				if len(partners) > 0 {
@@ -184,15 +194,11 @@ values of one filter are alternatives.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, s, err := e.openNode(ctx, cpDir)
+			n, s, st, err := e.openLedger(ctx, cpDir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			st, err := nodeLedger(s)
-			if err != nil {
-				return err
-			}
 			signed, err := ledger.New(st).Checkpoint(ctx, ledger.NewSigner(logOrigin(n), n.SigningKey))
 			if err != nil {
 				return err
@@ -213,15 +219,11 @@ exactly which entry is wrong if one is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, s, err := e.openNode(ctx, vDir)
+			n, s, st, err := e.openLedger(ctx, vDir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			st, err := nodeLedger(s)
-			if err != nil {
-				return err
-			}
 			// Checkpoints made before a rotation are signed by the key
 			// current then; a revoked key is trusted for nothing.
 			var keys []ed25519.PublicKey
@@ -259,15 +261,11 @@ extends the log it saw at M.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, s, err := e.openNode(ctx, pDir)
+			_, s, st, err := e.openLedger(ctx, pDir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			st, err := nodeLedger(s)
-			if err != nil {
-				return err
-			}
 			l := ledger.New(st)
 			size, err := l.Size(ctx)
 			if err != nil {

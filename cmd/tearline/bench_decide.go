@@ -57,6 +57,7 @@ outcome mix.`,
 			if err != nil {
 				return err
 			}
+			rel := &releasing{engine: engine, reg: reg, agreements: agreements}
 			at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 			var subjects []*policy.Subject
 			for i, b := range benchBanners {
@@ -70,8 +71,7 @@ outcome mix.`,
 			}
 			var recipients []*tearline.Recipient
 			for _, p := range benchPartners {
-				recipients = append(recipients, &tearline.Recipient{Code: p, Nationality: reg.Nationality(p),
-					Clearances: clearancesFrom(reg, agreements, p, at)})
+				recipients = append(recipients, rel.recipient(p, at))
 			}
 			rng := rand.New(rand.NewPCG(seed, seed+1))
 			reqs := make([]policy.Request, 4096)

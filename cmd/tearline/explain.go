@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,16 +57,7 @@ this command.`,
 				return err
 			}
 			defer s.Close()
-			ags, err := loadAgreements(n.Dir)
-			if err != nil {
-				return err
-			}
-			var agreements []tearline.Agreement
-			for _, a := range current(ags) {
-				agreements = append(agreements, a.Agreement)
-			}
-			reg := policy.Builtin()
-			engine, err := policy.NewEngine(reg, agreements)
+			rel, err := loadReleasing(n.Dir)
 			if err != nil {
 				return err
 			}
@@ -73,9 +65,8 @@ this command.`,
 			if err != nil {
 				return err
 			}
-			code := strings.ToUpper(to)
-			rc := &tearline.Recipient{Code: code, Nationality: reg.Nationality(code), Clearances: clearancesFrom(reg, agreements, code, when)}
-			d := engine.Decide(&policy.Request{Subject: subject, Recipient: rc, Action: act, Purpose: purpose, Time: when})
+			rc := rel.recipient(strings.ToUpper(to), when)
+			d := rel.engine.Decide(&policy.Request{Subject: subject, Recipient: rc, Action: act, Purpose: purpose, Time: when})
 			printDecision(e.stdout, subject, banner, rc, action, purpose, when, d)
 			return nil
 		},
@@ -115,18 +106,11 @@ func subjectFor(ctx context.Context, s store, collection string, data []byte, ho
 	if err != nil {
 		return nil, "", fmt.Errorf("stored object: %w", err)
 	}
-	subject := &policy.Subject{ID: obj.ID, Type: obj.Type, Holder: holder,
-		// The label is read from the markings of the object as this node
-		// stores it: there is no transport binding to verify.
-		Verified: true}
-	if c, ok := v.Get("created"); ok {
-		subject.Created, _, _ = stix.ParseTimestamp(c.Str)
-	}
-	if ls, ok := v.Get("labels"); ok {
-		for _, l := range ls.Arr {
-			subject.Topics = append(subject.Topics, l.Str)
-		}
-	}
+	return parsedSubject(ctx, s, collection, obj, v, holder, defs)
+}
+
+// parsedSubject is subjectFor for an object already parsed.
+func parsedSubject(ctx context.Context, s store, collection string, obj *tearline.Object, v *stix.Value, holder string, defs label.Definitions) (*policy.Subject, string, error) {
 	if refs, ok := v.Get("object_marking_refs"); ok {
 		var missing []string
 		for _, r := range refs.Arr {
@@ -148,21 +132,62 @@ func subjectFor(ctx context.Context, s store, collection string, data []byte, ho
 	}
 	l, err := label.FromObject(v, defs)
 	if err != nil {
-		return subject, "unreadable markings: " + err.Error(), nil
+		return newSubject(obj, v, holder, tearline.Label{}), "unreadable markings: " + err.Error(), nil
 	}
-	subject.Label = l
 	if l.Policy == "" && l.TLP == tearline.TLPNone {
-		return subject, "no label", nil
+		return newSubject(obj, v, holder, l), "no label", nil
 	}
-	return subject, label.Format(l), nil
+	return newSubject(obj, v, holder, l), label.Format(l), nil
 }
 
-// clearancesFrom grants a partner every level up to the ceilings of the
-// agreements in force that it is a party to.
-func clearancesFrom(reg *policy.Registry, agreements []tearline.Agreement, code string, at time.Time) []tearline.Clearance {
+// newSubject is a parsed object with its label as the decision engine sees
+// it. The label was read from the object's markings as this node holds them
+// (and, for what a partner sent, checked against the label bound to it), so
+// it counts as verified.
+func newSubject(obj *tearline.Object, v *stix.Value, holder string, l tearline.Label) *policy.Subject {
+	subject := &policy.Subject{ID: obj.ID, Type: obj.Type, Holder: holder, Label: l, Verified: true}
+	if c, ok := v.Get("created"); ok {
+		subject.Created, _, _ = stix.ParseTimestamp(c.Str)
+	}
+	if ls, ok := v.Get("labels"); ok {
+		for _, t := range ls.Arr {
+			subject.Topics = append(subject.Topics, t.Str)
+		}
+	}
+	return subject
+}
+
+// releasing is what a release decision needs of the node: its agreements
+// in force (the newest version of each), the partner registry, and the
+// engine compiled from both.
+type releasing struct {
+	engine     *policy.Engine
+	reg        *policy.Registry
+	agreements []tearline.Agreement
+}
+
+func loadReleasing(dir string) (*releasing, error) {
+	stored, err := loadAgreements(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &releasing{reg: policy.Builtin()}
+	for _, a := range current(stored) {
+		r.agreements = append(r.agreements, a.Agreement)
+	}
+	if r.engine, err = policy.NewEngine(r.reg, r.agreements); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// recipient is partner code as a decision sees it at a time: cleared for
+// every level up to the ceilings of the agreements in force that it is a
+// party to.
+func (r *releasing) recipient(code string, at time.Time) *tearline.Recipient {
 	levels := map[string][]string{}
-	for _, a := range agreements {
-		if !a.Active(at) || !partyTo(reg, a, code, at) {
+	for _, a := range r.agreements {
+		if !a.Active(at) || !r.partyTo(a, code, at) {
 			continue
 		}
 		for _, c := range a.Ceilings {
@@ -175,31 +200,22 @@ func clearancesFrom(reg *policy.Registry, agreements []tearline.Agreement, code 
 				continue
 			}
 			for i, l := range sch.Levels() {
-				if i <= top && !contains(levels[c.Policy], l) {
+				if i <= top && !slices.Contains(levels[c.Policy], l) {
 					levels[c.Policy] = append(levels[c.Policy], l)
 				}
 			}
 		}
 	}
-	var out []tearline.Clearance
+	rc := &tearline.Recipient{Code: code, Nationality: r.reg.Nationality(code)}
 	for p, ls := range levels {
-		out = append(out, tearline.Clearance{Policy: p, Levels: ls})
+		rc.Clearances = append(rc.Clearances, tearline.Clearance{Policy: p, Levels: ls})
 	}
-	return out
+	return rc
 }
 
-func partyTo(reg *policy.Registry, a tearline.Agreement, code string, at time.Time) bool {
+func (r *releasing) partyTo(a tearline.Agreement, code string, at time.Time) bool {
 	for _, p := range a.Parties {
-		if contains(reg.Expand(p, at), code) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
+		if slices.Contains(r.reg.Expand(p, at), code) {
 			return true
 		}
 	}

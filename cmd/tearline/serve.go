@@ -411,28 +411,17 @@ func (partnersRead) Access(ctx context.Context, p taxii.Principal, c tearline.Co
 // releaseVisibility shows a partner the object versions the release engine
 // allows it to receive, now.
 type releaseVisibility struct {
-	store      store
-	engine     *policy.Engine
-	reg        *policy.Registry
-	agreements []tearline.Agreement
-	holder     string
+	store  store
+	rel    *releasing
+	holder string
 }
 
 func newReleaseVisibility(n *node.Node, s store) (*releaseVisibility, error) {
-	ags, err := loadAgreements(n.Dir)
+	rel, err := loadReleasing(n.Dir)
 	if err != nil {
 		return nil, err
 	}
-	var agreements []tearline.Agreement
-	for _, a := range current(ags) {
-		agreements = append(agreements, a.Agreement)
-	}
-	reg := policy.Builtin()
-	engine, err := policy.NewEngine(reg, agreements)
-	if err != nil {
-		return nil, err
-	}
-	return &releaseVisibility{store: s, engine: engine, reg: reg, agreements: agreements, holder: n.Config.Node.Partner}, nil
+	return &releaseVisibility{store: s, rel: rel, holder: n.Config.Node.Partner}, nil
 }
 
 func (v *releaseVisibility) Visible(ctx context.Context, p taxii.Principal, c tearline.Collection, objs []tearline.StoredObject) ([]bool, error) {
@@ -441,7 +430,7 @@ func (v *releaseVisibility) Visible(ctx context.Context, p taxii.Principal, c te
 		return out, nil
 	}
 	now := time.Now().UTC()
-	rc := &tearline.Recipient{Code: p.ID, Nationality: v.reg.Nationality(p.ID), Clearances: clearancesFrom(v.reg, v.agreements, p.ID, now)}
+	rc := v.rel.recipient(p.ID, now)
 	defs := label.Definitions{}
 	for i := range objs {
 		if objs[i].Type == "marking-definition" {
@@ -454,7 +443,7 @@ func (v *releaseVisibility) Visible(ctx context.Context, p taxii.Principal, c te
 		if err != nil {
 			return nil, err
 		}
-		out[i] = v.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}) == tearline.Allow
+		out[i] = v.rel.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}) == tearline.Allow
 	}
 	return out, nil
 }

@@ -41,22 +41,13 @@ func (e *env) exportSealed(ctx context.Context, n *node.Node, s store, q tearlin
 	if err != nil {
 		return fmt.Errorf("%s's pinned card: sealing key: %w", to, err)
 	}
-	ags, err := loadAgreements(n.Dir)
-	if err != nil {
-		return err
-	}
-	var agreements []tearline.Agreement
-	for _, a := range current(ags) {
-		agreements = append(agreements, a.Agreement)
-	}
-	reg := policy.Builtin()
-	engine, err := policy.NewEngine(reg, agreements)
+	rel, err := loadReleasing(n.Dir)
 	if err != nil {
 		return err
 	}
 	now := time.Now().UTC()
 	holder := n.Config.Node.Partner
-	rc := &tearline.Recipient{Code: to, Nationality: reg.Nationality(to), Clearances: clearancesFrom(reg, agreements, to, now)}
+	rc := rel.recipient(to, now)
 
 	defs := label.Definitions{}
 	var items []envelope.Item
@@ -73,19 +64,19 @@ func (e *env) exportSealed(ctx context.Context, n *node.Node, s store, q tearlin
 			if o.Type == "marking-definition" {
 				continue // sent with the objects that refer to them
 			}
-			subject, _, err := subjectFor(ctx, s, q.Collection, o.JSON, holder, defs)
+			obj, v, err := stix.Parse(o.JSON)
 			if err != nil {
 				return err
 			}
-			if o := engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}); o != tearline.Allow {
+			subject, _, err := parsedSubject(ctx, s, q.Collection, obj, v, holder, defs)
+			if err != nil {
+				return err
+			}
+			if o := rel.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}); o != tearline.Allow {
 				withheld[o]++
 				continue
 			}
 			items = append(items, envelope.Item{Object: &o.Object, LabelHash: label.Hash(subject.Label)})
-			_, v, err := stix.Parse(o.JSON)
-			if err != nil {
-				return err
-			}
 			if refs, ok := v.Get("object_marking_refs"); ok {
 				for _, r := range refs.Arr {
 					needed[r.Str] = true
@@ -131,9 +122,11 @@ func (e *env) exportSealed(ctx context.Context, n *node.Node, s store, q tearlin
 	}
 	if _, err := f.Write(sealed); err != nil {
 		f.Close()
+		os.Remove(file)
 		return err
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(file)
 		return err
 	}
 	fmt.Fprintf(e.stdout, "sealed %d objects for %s into %s (%d bytes); withheld: %s\n", len(items), to, file, len(sealed), outcomes(withheld))
@@ -188,64 +181,57 @@ func (e *env) importEnvelope(ctx context.Context, n *node.Node, s store, data []
 	}
 	sender := opened.Header.Sender
 
-	ags, err := loadAgreements(n.Dir)
-	if err != nil {
-		return ingest.Summary{}, err
-	}
-	var agreements []tearline.Agreement
-	for _, a := range current(ags) {
-		agreements = append(agreements, a.Agreement)
-	}
-	reg := policy.Builtin()
-	engine, err := policy.NewEngine(reg, agreements)
+	rel, err := loadReleasing(n.Dir)
 	if err != nil {
 		return ingest.Summary{}, err
 	}
 	self := n.Config.Node.Partner
-	rc := &tearline.Recipient{Code: self, Nationality: reg.Nationality(self), Clearances: clearancesFrom(reg, agreements, self, opened.Header.Created)}
+	rc := rel.recipient(self, opened.Header.Created)
 
+	// Each object is parsed once: marking definitions first, so that the
+	// labels of the objects after them can be read.
+	type received struct {
+		obj       *tearline.Object
+		v         *stix.Value
+		labelHash [32]byte
+	}
+	objs := make([]received, len(opened.Objects))
+	ids := make([]string, len(opened.Objects))
 	defs := label.Definitions{}
-	for _, r := range opened.Objects {
-		obj, _, err := stix.Parse(bytes.Clone(r.JSON))
+	for i, r := range opened.Objects {
+		obj, v, err := stix.Parse(bytes.Clone(r.JSON))
 		if err != nil {
 			return ingest.Summary{}, fmt.Errorf("envelope from %s: %w", sender, err)
 		}
+		objs[i], ids[i] = received{obj, v, r.LabelHash}, obj.ID
 		if obj.Type == "marking-definition" {
-			if err := defs.Add(r.JSON); err != nil {
+			if err := defs.Add(obj.JSON); err != nil {
 				return ingest.Summary{}, fmt.Errorf("envelope from %s: marking definition: %w", sender, err)
 			}
 		}
 	}
 	var lines bytes.Buffer
 	var refused []string
-	for _, r := range opened.Objects {
-		obj, v, err := stix.Parse(bytes.Clone(r.JSON))
-		if err != nil {
-			return ingest.Summary{}, fmt.Errorf("envelope from %s: %w", sender, err)
-		}
-		if obj.Type != "marking-definition" {
-			l, err := label.FromObject(v, defs)
+	for _, r := range objs {
+		if r.obj.Type != "marking-definition" {
+			l, err := label.FromObject(r.v, defs)
 			if err != nil {
-				return ingest.Summary{}, fmt.Errorf("envelope from %s: the label of %s cannot be read (%v); the envelope is refused", sender, obj.ID, err)
+				return ingest.Summary{}, fmt.Errorf("envelope from %s: the label of %s cannot be read (%v); the envelope is refused", sender, r.obj.ID, err)
 			}
-			if label.Hash(l) != r.LabelHash {
-				return ingest.Summary{}, fmt.Errorf("envelope from %s: the label of %s does not match the label bound to it; the envelope is refused", sender, obj.ID)
+			if label.Hash(l) != r.labelHash {
+				return ingest.Summary{}, fmt.Errorf("envelope from %s: the label of %s does not match the label bound to it; the envelope is refused", sender, r.obj.ID)
 			}
-			subject, _, err := subjectFor(ctx, s, collection, r.JSON, sender, defs)
-			if err != nil {
-				return ingest.Summary{}, err
-			}
-			d := engine.Decide(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: opened.Header.Created})
+			d := rel.engine.Decide(&policy.Request{Subject: newSubject(r.obj, r.v, sender, l), Recipient: rc, Action: tearline.Release, Time: opened.Header.Created})
 			if d.Outcome != tearline.Allow {
 				reason := ""
 				if len(d.Reasons) > 0 {
 					reason = d.Reasons[0].Text
 				}
-				refused = append(refused, fmt.Sprintf("%s: %s was not entitled to send it (%s: %s)", obj.ID, sender, d.Outcome, reason))
+				refused = append(refused, fmt.Sprintf("%s: %s was not entitled to send it (%s: %s)", r.obj.ID, sender, d.Outcome, reason))
 				continue
 			}
 		}
-		lines.Write(obj.JSON)
+		lines.Write(r.obj.JSON)
 		lines.WriteByte('\n')
 	}
 	for _, r := range refused {
@@ -263,12 +249,6 @@ func (e *env) importEnvelope(ctx context.Context, n *node.Node, s store, data []
 	}
 	fmt.Fprintf(e.stdout, "%s: envelope from %s (sequence %d, sealed %s) verified; %d objects: %d added, %d already present, %d refused\n",
 		name, sender, opened.Header.Sequence, opened.Header.Created.Format(time.RFC3339), sum.Read, sum.Added, sum.Present, sum.Rejected)
-	ids := make([]string, 0, len(opened.Objects))
-	for _, r := range opened.Objects {
-		if o, _, err := stix.Parse(bytes.Clone(r.JSON)); err == nil {
-			ids = append(ids, o.ID)
-		}
-	}
 	err = e.record(ctx, n, s, ledger.Event{Kind: ledger.KindEnvelopeReceived, Actor: sender, Subjects: ids, Details: map[string]string{
 		"sender": sender, "sequence": strconv.FormatUint(opened.Header.Sequence, 10),
 		"added": strconv.Itoa(sum.Added), "present": strconv.Itoa(sum.Present), "refused": strconv.Itoa(sum.Rejected)}})

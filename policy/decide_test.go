@@ -180,6 +180,26 @@ var decideCases = []decideCase{
 	{name: "TLP:AMBER+STRICT within the organisation", edit: all(fromUSA, tlp(tearline.TLPAmberStrict), to(gbrUser("GBR-NLO"))), want: tearline.Allow, code: ReasonAllowed},
 	{name: "TLP:GREEN within a community", edit: all(fromUSA, tlp(tearline.TLPGreen), to(partner("CAN", canSecret))), want: tearline.Allow, code: ReasonAllowed},
 
+	// Local users: decided by the same rules, under the holder's own rules
+	// instead of an agreement when they are of the holder's nation.
+	{name: "local user cleared for the level", edit: to(gbrUser("GBR-NLO")), want: tearline.Allow, code: ReasonAllowed, text: "user of the holder's own nation"},
+	{name: "local user not cleared for the level", edit: to(localUser("GBR", clearance("GBR", "OFFICIAL"))), want: tearline.Deny, code: ReasonClassificationNotHeld},
+	{name: "local user without a clearance", edit: to(localUser("GBR")), want: tearline.Deny, code: ReasonNoClearance, text: "a.analyst (GBR-NLO, GBR)"},
+	{name: "local user sees foreign material at its national equivalent", edit: all(fromUSA, to(gbrUser("GBR-NLO"))), want: tearline.Allow, code: ReasonAllowed},
+	{name: "local user: ORCON needs no consent inside the holder", edit: all(fromUSA, lab(func(l *tearline.Label) { l.ORCON = true }), to(gbrUser("GBR-NLO"))), want: tearline.Allow, code: ReasonAllowed},
+	{name: "local user: onward sharing does not apply", edit: all(fromUSA, lab(func(l *tearline.Label) { l.Categories = []tearline.Category{relTo("USA", "GBR")} }), to(gbrUser("GBR-NLO"))), want: tearline.Allow, code: ReasonAllowed},
+	{name: "local user: H1 in judicial proceedings still needs the provider", edit: all(policeCase(func(l *tearline.Label) { l.Handling = []tearline.HandlingCode{tearline.H1} }), func(r *Request) {
+		r.Recipient = localUser(r.Subject.Holder, deuGeheim, clearance("FRA", "DIFFUSION RESTREINTE"))
+		r.Purpose = PurposeJudicial
+	}), want: tearline.NeedsConsent, code: ReasonH1, consent: []string{"FRA"}},
+	{name: "local user outside REL TO", edit: all(lab(func(l *tearline.Label) { l.Categories = []tearline.Category{relTo("USA", "CAN")} }), to(gbrUser("GBR-NLO"))), want: tearline.Deny, code: ReasonRelTo},
+	{name: "local user: NOFORN from another nation", edit: all(fromUSA, lab(func(l *tearline.Label) { l.Categories, l.NoForn = nil, true }), to(gbrUser("GBR-NLO"))), want: tearline.Deny, code: ReasonNoForn},
+	{name: "local user: restrictive category not held", edit: all(lab(func(l *tearline.Label) {
+		l.Categories = append(l.Categories, tearline.Category{Type: tearline.Restrictive, Name: "Compartment", Values: []string{"HYDRA"}})
+	}), to(gbrUser("GBR-NLO"))), want: tearline.Deny, code: ReasonRestrictive},
+	{name: "local user: TLP:RED needs a person", edit: all(tlp(tearline.TLPRed), to(gbrUser("GBR-NLO"))), want: tearline.NeedsPerson, code: ReasonTLPRed},
+	{name: "foreign liaison officer is decided under the agreements", edit: to(localUser("FRA", fraSecret)), want: tearline.Deny, code: ReasonRelTo},
+
 	// 7. Purpose and personal data.
 	{name: "purpose not allowed by the label", edit: lab(func(l *tearline.Label) { l.Purposes = []string{"defence"} }), want: tearline.Deny, code: ReasonPurpose},
 	{name: "purpose allowed by the label", edit: lab(func(l *tearline.Label) { l.Purposes = []string{"counter-terrorism"} }), want: tearline.Allow, code: ReasonAllowed},
@@ -269,6 +289,11 @@ func tlp(c tearline.TLP) func(r *Request) {
 		r.Subject.Label.TLP = c
 		r.Subject.Label.Categories = []tearline.Category{relTo("USA", "CAN", "GBR")}
 	}
+}
+
+// localUser is a user of this node whose nation is code.
+func localUser(code string, cl ...tearline.Clearance) *tearline.Recipient {
+	return &tearline.Recipient{Code: code, Nationality: code, User: "a.analyst", Organisation: "GBR-NLO", Clearances: cl}
 }
 
 func gbrUser(org string) *tearline.Recipient {

@@ -33,6 +33,9 @@ type Engine struct {
 
 	agreements []engineAgreement
 	byPartner  [][]int32 // partner code -> agreements it can be a party to, ascending
+	// domestic is the holder's own rules, for its local users; its index in
+	// agreements, alone, is what a domestic decision looks at.
+	domestic []int32
 
 	policies map[string]int32 // policies named by some agreement
 	// levels holds every canonical level of every known scheme.
@@ -88,6 +91,9 @@ type mapped struct {
 }
 
 type engineAgreement struct {
+	// home marks the domestic rules: no ceiling, no equivalences, no
+	// agreement purposes, personal-data rules or third-party rule.
+	home    bool
 	a       tearline.Agreement
 	ref     string // id@version
 	allow   []tearline.Reason
@@ -172,6 +178,10 @@ func newEngine(reg *Registry, agreements []tearline.Agreement, sch schemes) (*En
 			}
 		}
 	}
+	e.domestic = []int32{int32(len(e.agreements))}
+	e.agreements = append(e.agreements, engineAgreement{home: true, a: tearline.Agreement{ID: AgreementDomestic, Title: "the node's own rules for its users"},
+		ref: AgreementDomestic, allow: []tearline.Reason{{Code: ReasonAllowed,
+			Text: "allowed: a user of the holder's own nation, cleared for it; no sharing agreement is involved"}}})
 	e.scratch.New = func() any { return new(scratch) }
 	return e, nil
 }
@@ -258,9 +268,12 @@ type cvariant struct {
 	// others: an originator other than the holder and the recipient;
 	// missing: one of them has not consented to this release.
 	others, missing bool
-	policy          int32 // in Engine.policies, -1 when no agreement names it
-	rank            int
-	origs           []int32
+	// useMissing: a local user's decision, where missing is false, would
+	// otherwise have had missing set.
+	useMissing bool
+	policy     int32 // in Engine.policies, -1 when no agreement names it
+	rank       int
+	origs      []int32
 	// nationality shared by every originator, "" when they differ
 	nationality string
 	cats        []ccat
@@ -297,6 +310,9 @@ type ctx struct {
 	nat  string
 	sc   *scratch
 	memR []membership
+	// home: the recipient is a local user of the holder's own nation, decided
+	// under the domestic rules rather than an agreement.
+	home bool
 }
 
 func (sc *scratch) bitset(words int) bitset {
@@ -406,6 +422,7 @@ func (e *Engine) prepare(c *ctx) bool {
 		return false
 	}
 	c.memR = e.partners[c.r].member
+	c.home = rc.User != "" && c.r == c.h
 	c.nat = rc.Nationality
 	if reg := e.partners[c.r].nationality; c.nat == "" {
 		c.nat = reg
@@ -714,7 +731,18 @@ const (
 	stageCovers
 )
 
+// candidates are the agreements that may cover the release.
+func (c *ctx) candidates() []int32 {
+	if c.home {
+		return c.e.domestic
+	}
+	return c.e.byPartner[c.r]
+}
+
 func (c *ctx) coverage(v *cvariant, a *engineAgreement) int {
+	if a.home {
+		return stageCovers
+	}
 	t := c.req.Time
 	if !c.e.partyAt(a.parties, c.h, t) || !c.e.partyAt(a.parties, c.r, t) {
 		return stageParties
@@ -751,7 +779,7 @@ func (c *ctx) variant(v *cvariant) (uint8, int32) {
 	}
 	ind := c.rules(v, nil, nil, partIndependent)
 	best, bestAg := sevDeny+1, int32(-1)
-	for _, ai := range c.e.byPartner[c.r] {
+	for _, ai := range c.candidates() {
 		a := &c.e.agreements[ai]
 		if c.coverage(v, a) != stageCovers {
 			continue

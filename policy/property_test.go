@@ -505,6 +505,9 @@ func (w *world) aligned(r *rand.Rand, i int, set []tearline.Agreement) *Request 
 		rc.User, rc.Organisation = "user", pick(r, []string{"ORG-A", "ORG-B"})
 	}
 	s := &Subject{ID: fmt.Sprintf("report--%d", i), Created: created, Verified: true, Holder: pick(r, members)}
+	if rc.User != "" && r.IntN(2) == 0 {
+		s.Holder = rc.Code // a local user of the holder's own nation
+	}
 	s.HolderOrganisation = pick(r, []string{"ORG-A", "ORG-B"})
 	s.Type = pick(r, typePool)
 	if len(a.Types) > 0 {

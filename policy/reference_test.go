@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tearline/tearline"
 )
@@ -96,8 +97,11 @@ func (ref *Reference) Decide(req *Request) tearline.Decision {
 		return out
 	}
 	ref_ := func(a *tearline.Agreement) string {
-		if a == nil {
+		switch a {
+		case nil:
 			return ""
+		case &domesticAgreement:
+			return AgreementDomestic
 		}
 		return fmt.Sprintf("%s@%d", a.ID, a.Version)
 	}
@@ -186,6 +190,11 @@ func (ref *Reference) variant(req *Request, v *Variant) refVerdict {
 		return verdictOf(rs, nil)
 	}
 
+	if domestic(req) {
+		// The holder's own users: no agreement is needed, and the rules
+		// that an agreement would set do not apply.
+		return verdictOf(ref.rules(req, v, origs, &domesticAgreement, nil), &domesticAgreement)
+	}
 	var best *refVerdict
 	bestStage, bestStageReason := -1, refReason{}
 	for i := range ref.agreements {
@@ -209,6 +218,23 @@ func (ref *Reference) variant(req *Request, v *Variant) refVerdict {
 		bestStageReason = refReason{Reason: tearline.Reason{Code: ReasonNoAgreement, Text: "no agreement"}, outcome: tearline.Deny}
 	}
 	return verdictOf(ref.rules(req, v, origs, nil, &bestStageReason), nil)
+}
+
+// domesticAgreement stands for the holder's own rules in a domestic
+// decision: a local user of the holder's nation.
+var domesticAgreement = tearline.Agreement{ID: "domestic"}
+
+func domestic(req *Request) bool {
+	return req.Recipient.User != "" && req.Recipient.Code == req.Subject.Holder
+}
+
+func (ref *Reference) partyTo(a *tearline.Agreement, code string, t time.Time) bool {
+	for _, p := range a.Parties {
+		if ref.reg.MemberAt(code, p, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // coverage returns how far agreement a gets in covering the release: 0 the
@@ -370,7 +396,7 @@ func (ref *Reference) rules(req *Request, v *Variant, origs []string, a *tearlin
 			others = append(others, o)
 		}
 	}
-	var missing []string
+	var missing, useMissing []string
 	for _, o := range others {
 		consented := false
 		for _, c := range s.Consents {
@@ -383,9 +409,17 @@ func (ref *Reference) rules(req *Request, v *Variant, origs []string, a *tearlin
 			missing = append(missing, o)
 		}
 	}
+	// The holder's own users are the holder: showing them what it holds
+	// passes nothing on, so no originator's consent is at stake, except
+	// for what the holder itself may not do without it (H1).
+	useMissing = missing
+	home := a == &domesticAgreement
+	if home {
+		missing = nil
+	}
 	needConsent := func(code string) {
-		rs = append(rs, refReason{Reason: tearline.Reason{Code: code, Text: code + " from " + strings.Join(missing, ", ")},
-			outcome: tearline.NeedsConsent, consent: slices.Clone(missing)})
+		rs = append(rs, refReason{Reason: tearline.Reason{Code: code, Text: code + " from " + strings.Join(useMissing, ", ")},
+			outcome: tearline.NeedsConsent, consent: slices.Clone(useMissing)})
 	}
 
 	// 2. Current.
@@ -408,7 +442,7 @@ func (ref *Reference) rules(req *Request, v *Variant, origs []string, a *tearlin
 	// 3. Agreement and ceiling.
 	if a == nil {
 		rs = append(rs, *coverage)
-	} else {
+	} else if !home {
 		applicable, above := 0, false
 		for _, c := range a.Ceilings {
 			lvl, ok := mapLevel(a, tearline.Classification{Policy: l.Policy, Level: l.Classification}, c.Policy)
@@ -440,7 +474,23 @@ func (ref *Reference) rules(req *Request, v *Variant, origs []string, a *tearlin
 				break
 			}
 		}
-		if clearance == nil {
+		if clearance == nil && home {
+			// National equivalents from the holder's agreements in force.
+		homeEq:
+			for i := range ref.agreements {
+				ha := &ref.agreements[i]
+				if !ha.Active(t) || !ref.partyTo(ha, s.Holder, t) {
+					continue
+				}
+				for j := range rc.Clearances {
+					if lvl, ok := mapLevel(ha, label, rc.Clearances[j].Policy); ok {
+						clearance, clearedLevel = &rc.Clearances[j], lvl
+						break homeEq
+					}
+				}
+			}
+		}
+		if clearance == nil && !home {
 			for i := range rc.Clearances {
 				if lvl, ok := mapLevel(a, label, rc.Clearances[i].Policy); ok {
 					clearance, clearedLevel = &rc.Clearances[i], lvl
@@ -570,7 +620,7 @@ func (ref *Reference) rules(req *Request, v *Variant, origs []string, a *tearlin
 	if slices.Contains(l.Handling, tearline.H0) && req.Purpose != PurposeCombatingCrime {
 		deny(ReasonH0, "H0")
 	}
-	if slices.Contains(l.Handling, tearline.H1) && req.Purpose == PurposeJudicial && len(missing) > 0 {
+	if slices.Contains(l.Handling, tearline.H1) && req.Purpose == PurposeJudicial && len(useMissing) > 0 {
 		needConsent(ReasonH1)
 	}
 	if a != nil && len(a.Purposes) > 0 && !slices.Contains(a.Purposes, req.Purpose) {
@@ -578,7 +628,7 @@ func (ref *Reference) rules(req *Request, v *Variant, origs []string, a *tearlin
 	}
 
 	// 7. Personal data.
-	if a != nil && l.PersonalData {
+	if a != nil && !home && l.PersonalData {
 		if l.Regime == "" || !slices.Contains(a.PersonalDataRegimes, l.Regime) {
 			deny(ReasonPersonalData, "personal data")
 		}

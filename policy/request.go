@@ -78,6 +78,11 @@ type Consent struct {
 	Expires time.Time
 }
 
+// AgreementDomestic is the Decision.Agreement of a decision about a local
+// user of the holder's own nation: no sharing agreement is involved; the
+// user's clearance, nationality and the label decide.
+const AgreementDomestic = "domestic"
+
 // Purposes that Europol handling codes refer to.
 const (
 	// PurposeCombatingCrime is the only purpose that material under

@@ -84,7 +84,7 @@ func (c *ctx) rules(v *cvariant, a *engineAgreement, x *explainer, part int) uin
 	}
 
 	// 3. Agreement: ceiling after equivalence mapping.
-	if dep {
+	if dep && !a.home {
 		verdict := ceilForeign
 		if v.policy >= 0 {
 			verdict = a.ceil[v.policy][v.rank]
@@ -121,7 +121,27 @@ func (c *ctx) rules(v *cvariant, a *engineAgreement, x *explainer, part int) uin
 				break
 			}
 		}
-		if cl == nil && v.policy >= 0 {
+		if cl == nil && v.policy >= 0 && a.home {
+			// A user's clearance is national: foreign material is held at
+			// the national equivalent that the holder's agreements in
+			// force set, in the order they are listed.
+		home:
+			for _, ai := range c.e.byPartner[c.h] {
+				ha := &c.e.agreements[ai]
+				if !ha.a.Active(t) || !c.e.partyAt(ha.parties, c.h, t) {
+					continue
+				}
+				for i := range rc.Clearances {
+					for _, m := range ha.eq[v.policy][v.rank] {
+						if m.policy == rc.Clearances[i].Policy {
+							cl, level = &rc.Clearances[i], m.level
+							break home
+						}
+					}
+				}
+			}
+		}
+		if cl == nil && v.policy >= 0 && !a.home {
 		find:
 			for i := range rc.Clearances {
 				for _, m := range a.eq[v.policy][v.rank] {
@@ -136,7 +156,11 @@ func (c *ctx) rules(v *cvariant, a *engineAgreement, x *explainer, part int) uin
 			if fail(sevDeny) {
 				return sev
 			}
-			x.add(ReasonNoClearance, "%s holds no clearance under the %s policy or one that %s maps it to", rc.Code, l.Policy, a.ref)
+			if a.home {
+				x.add(ReasonNoClearance, "%s holds no clearance under the %s policy or one that the holder's agreements map it to", recipientText(rc), l.Policy)
+			} else {
+				x.add(ReasonNoClearance, "%s holds no clearance under the %s policy or one that %s maps it to", rc.Code, l.Policy, a.ref)
+			}
 		} else if !slices.Contains(cl.Levels, level) {
 			if fail(sevDeny) {
 				return sev
@@ -291,14 +315,14 @@ func (c *ctx) rules(v *cvariant, a *engineAgreement, x *explainer, part int) uin
 			}
 			x.add(ReasonH0, "handling code H0: only for preventing and combating crime (purpose %q), not %q", PurposeCombatingCrime, c.req.Purpose)
 		}
-		if v.h1 && c.req.Purpose == PurposeJudicial && v.missing {
+		if v.h1 && c.req.Purpose == PurposeJudicial && (v.missing || v.useMissing) {
 			fail(sevConsent)
 			if x != nil {
 				x.add(ReasonH1, "handling code H1: use in judicial proceedings needs the permission of %s", c.missing(v, x))
 			}
 		}
 	}
-	if dep {
+	if dep && !a.home {
 		if len(a.a.Purposes) > 0 && !slices.Contains(a.a.Purposes, c.req.Purpose) {
 			if fail(sevDeny) {
 				return sev
@@ -350,6 +374,10 @@ func (c *ctx) rules(v *cvariant, a *engineAgreement, x *explainer, part int) uin
 // compileConsent sets v.others and v.missing: whether the variant has
 // originators other than the holder and the recipient, and whether one of
 // them has not consented to this release.
+//
+// The holder's own users are the holder: showing them what it holds passes
+// nothing on, so no consent is missing for them; useMissing keeps what the
+// holder itself may not do without consent (H1).
 func (c *ctx) compileConsent(v *cvariant) {
 	for _, o := range v.origs {
 		if o == c.h || o == c.r {
@@ -358,8 +386,11 @@ func (c *ctx) compileConsent(v *cvariant) {
 		v.others = true
 		if !c.consented(v, o) {
 			v.missing = true
-			return
+			break
 		}
+	}
+	if c.home && v.missing {
+		v.missing, v.useMissing = false, true
 	}
 }
 

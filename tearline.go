@@ -29,6 +29,12 @@ type Object struct {
 	Version time.Time
 	Hash    [32]byte
 	JSON    []byte
+	// ReleaseClass holds the inputs of a release decision that this version
+	// shares with others, in canonical form (see package release): versions
+	// with equal classes get the same decision for every recipient. Nil
+	// when the version is not classified; nothing is released from it then.
+	// Stores keep it on write and intern equal classes.
+	ReleaseClass []byte
 }
 
 // Versioned reports whether the object carries its own version timestamp.

@@ -45,6 +45,12 @@ type Options struct {
 	// originator puts on what it imports). The definitions themselves must
 	// come earlier in the input or be stored already.
 	Markings []string
+	// Classify, if set, gives each object its release class (see package
+	// release) from its parsed form and its label: the zero label when the
+	// object carries no markings or its markings cannot be read yet. The
+	// result is stored as Object.ReleaseClass; an error rejects the
+	// object. Marking definitions are not classified.
+	Classify func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error)
 }
 
 // Rejection is an object that was not stored, and why.
@@ -208,6 +214,7 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 	}
 
 	labels := newLabelReader(store, opts.Collection)
+	labels.classify = opts.Classify
 
 	// Batcher: gathers parsed objects into batches, in input order, and
 	// hands them to the committer, so that parsing goes on while a batch

@@ -26,6 +26,7 @@ type labelReader struct {
 	source     markingSource // nil when the store cannot be asked
 	collection string
 	looked     map[string]bool // marking ids already looked up in the store
+	classify   func(*tearline.Object, *stix.Value, tearline.Label) ([]byte, error)
 }
 
 func newLabelReader(store Store, collection string) *labelReader {
@@ -49,22 +50,35 @@ func (r *labelReader) check(ctx context.Context, it *item) {
 		}
 		return
 	}
-	refs, ok := v.Get("object_marking_refs")
-	if !ok {
-		return
-	}
-	if err := r.lookUp(ctx, refs); err != nil {
-		// The label cannot be read without the stored definitions; the
-		// object is reported rather than stored unreadable.
-		r.reject(it, "$.object_marking_refs", fmt.Errorf("looking up its marking definitions: %w", err))
-		return
-	}
-	if _, err := label.FromObject(v, r.defs); err != nil {
-		var re *label.RuleError
-		if errors.As(err, &re) && re.Rule == "unknown-marking-definition" {
+	var l tearline.Label
+	if refs, ok := v.Get("object_marking_refs"); ok {
+		if err := r.lookUp(ctx, refs); err != nil {
+			// The label cannot be read without the stored definitions; the
+			// object is reported rather than stored unreadable.
+			r.reject(it, "$.object_marking_refs", fmt.Errorf("looking up its marking definitions: %w", err))
 			return
 		}
-		r.reject(it, "$.object_marking_refs", err)
+		var err error
+		l, err = label.FromObject(v, r.defs)
+		if err != nil {
+			var re *label.RuleError
+			if !errors.As(err, &re) || re.Rule != "unknown-marking-definition" {
+				r.reject(it, "$.object_marking_refs", err)
+				return
+			}
+			// Kept with the zero label, which nothing is released under,
+			// until the definition arrives and the object is classified
+			// again.
+			l = tearline.Label{}
+		}
+	}
+	if r.classify != nil {
+		class, err := r.classify(it.obj, v, l)
+		if err != nil {
+			r.reject(it, "$", err)
+			return
+		}
+		it.obj.ReleaseClass = class
 	}
 }
 

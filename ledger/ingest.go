@@ -1,8 +1,11 @@
 package ledger
 
 import (
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/tearline/tearline"
 )
 
 // idsPerEvent bounds the object ids one object-ingested event names, so
@@ -21,4 +24,22 @@ func IngestEvents(collection string, ids []string, now time.Time) []Event {
 				"part": strconv.Itoa(start/idsPerEvent + 1), "parts": strconv.Itoa((len(ids) + idsPerEvent - 1) / idsPerEvent)}})
 	}
 	return evs
+}
+
+// ReleaseEvent records a change of the node's materialised release
+// decisions: who made it, why, and for each partner the counts of what
+// changed (Summary), with the partners as subjects.
+func ReleaseEvent(ch tearline.ReleaseChange) Event {
+	partners := make([]string, 0, len(ch.Summary))
+	details := map[string]string{"cause": ch.Cause, "set": strconv.Itoa(len(ch.Set)), "removed": strconv.Itoa(len(ch.Remove))}
+	for p, s := range ch.Summary {
+		partners = append(partners, p)
+		details["partner."+p] = s
+	}
+	slices.Sort(partners)
+	actor := ch.Actor
+	if actor == "" {
+		actor = "node"
+	}
+	return Event{Kind: KindReleaseDecided, Time: ch.Time.UTC(), Actor: actor, Subjects: partners, Details: details}
 }

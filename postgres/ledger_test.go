@@ -103,3 +103,10 @@ func TestAuditedWrites(t *testing.T) {
 		return s, s.Ledger()
 	})
 }
+
+func TestReleases(t *testing.T) {
+	storetest.RunReleases(t, func(t *testing.T) (storetest.ReleaseStore, ledger.Storage) {
+		s := openStore(t)
+		return s, s.Ledger()
+	})
+}

@@ -82,11 +82,15 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		results[i].DateAdded = time.UnixMicro(d).UTC()
 	}
 
+	classes, pending, err := s.classIDs(ctx, tx, objs, added)
+	if err != nil {
+		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
+	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"objects"},
-		[]string{"collection", "id", "version", "versioned", "type", "spec_version", "hash", "content", "date_added"},
+		[]string{"collection", "id", "version", "versioned", "type", "spec_version", "hash", "content", "date_added", "class"},
 		pgx.CopyFromSlice(len(added), func(j int) ([]any, error) {
 			o := objs[added[j]]
-			return []any{num, o.ID, versions[added[j]], o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON, dateAdded[j]}, nil
+			return []any{num, o.ID, versions[added[j]], o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON, dateAdded[j], classes[j]}, nil
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("put objects into %q: copy: %w", collection, err)
@@ -106,6 +110,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("put objects into %q: commit: %w", collection, err)
 	}
+	s.rememberClasses(pending)
 	return results, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +36,11 @@ import (
 // share a database.
 type Store struct {
 	pool *pgxpool.Pool
+
+	// classes caches release class ids by key; ids enter it only once the
+	// transaction that interned them has committed.
+	classMu sync.RWMutex
+	classes map[[32]byte]int64
 }
 
 var _ tearline.ObjectStore = (*Store)(nil)

@@ -77,3 +77,13 @@ func TestAuditedWrites(t *testing.T) {
 		return s, s.Ledger()
 	})
 }
+
+func TestReleases(t *testing.T) {
+	storetest.RunReleases(t, func(t *testing.T) (storetest.ReleaseStore, ledger.Storage) {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "node.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, s.Ledger()
+	})
+}

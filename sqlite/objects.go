@@ -21,7 +21,7 @@ import (
 // limit on bound parameters.
 const insertChunk = 256
 
-const insertColumns = 10
+const insertColumns = 11
 
 // idKey is the compact index key of an object id: the first 8 bytes of its
 // SHA-256. The id index holds these instead of the ids themselves, which
@@ -108,6 +108,11 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	// out in input order above, so the node's order is kept.
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(keys[a.i], keys[b.i]) })
 
+	classes, pending, err := s.classIDs(ctx, tx, objs)
+	if err != nil {
+		return nil, fmt.Errorf("put objects: %w", err)
+	}
+
 	var stmts [insertChunk + 1]*sql.Stmt
 	defer func() {
 		for _, st := range stmts {
@@ -130,7 +135,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		args = args[:0]
 		for _, r := range chunk {
 			o := objs[r.i]
-			args = append(args, r.added, coll, keys[r.i], o.ID, r.version, o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON)
+			args = append(args, r.added, coll, keys[r.i], o.ID, r.version, o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON, classes[r.i])
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return nil, fmt.Errorf("put objects: insert: %w", err)
@@ -154,17 +159,18 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("put objects: commit: %w", err)
 	}
+	s.rememberClasses(pending)
 	return results, nil
 }
 
 func insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO objects (date_added, collection, id_key, object_id, version, versioned, type, spec_version, hash, content) VALUES `)
+	b.WriteString(`INSERT INTO objects (date_added, collection, id_key, object_id, version, versioned, type, spec_version, hash, content, class) VALUES `)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`(?,?,?,?,?,?,?,?,?,?)`)
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
 	}
 	return b.String()
 }

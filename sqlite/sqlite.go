@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -36,6 +37,11 @@ type Store struct {
 	now  func() time.Time
 
 	readOnly bool
+
+	// classes caches release class ids by key; ids enter it only once the
+	// transaction that interned them has committed.
+	classMu sync.RWMutex
+	classes map[[32]byte]int64
 }
 
 var _ tearline.ObjectStore = (*Store)(nil)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ingest"
+	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/stix"
 )
 
@@ -65,6 +66,17 @@ func (h *Handler) postObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A banner labels the objects that carry no markings of their own,
+	// as `tearline import --banner` does. Its marking definitions are
+	// stored first, so that the envelope's objects find them.
+	var marks []string
+	if banner := r.Header.Get(BannerHeader); banner != "" {
+		if marks, err = h.storeBanner(ctx, v.c.ID, banner); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+
 	st := Status{
 		ID: newUUID(), Status: "complete", RequestTimestamp: requested,
 		TotalCount: len(elems), Owner: v.p, Collection: v.c.ID,
@@ -76,6 +88,8 @@ func (h *Handler) postObjects(w http.ResponseWriter, r *http.Request) {
 		Collection: v.c.ID,
 		// One batch: the whole envelope is stored in one transaction.
 		BatchSize: max(len(elems), 1),
+		Markings:  marks,
+		Classify:  h.cfg.Classify,
 		Reject: func(rej ingest.Rejection) {
 			mu.Lock()
 			failed[rej.Index] = rej
@@ -113,6 +127,38 @@ func (h *Handler) postObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeStatus(w, r, http.StatusAccepted, st)
+}
+
+// BannerHeader carries a banner ("SECRET//REL TO USA, GBR", "TLP:AMBER")
+// that labels the posted objects that carry no markings of their own. It
+// is Tearline's extension to TAXII; a request without it is plain TAXII.
+const BannerHeader = "X-Tearline-Banner"
+
+// storeBanner parses a banner, stores its marking definitions in the
+// collection and returns their ids. A banner that does not parse, or
+// breaks a labelling rule, is a 400 that names the rule.
+func (h *Handler) storeBanner(ctx context.Context, collection, banner string) ([]string, error) {
+	l, err := label.Parse(banner)
+	if err == nil {
+		var defs [][]byte
+		var refs []string
+		if defs, refs, err = label.ToMarkings(l); err == nil {
+			var rejected []string
+			sum, serr := ingest.Stream(ctx, h.store, bytes.NewReader(bytes.Join(defs, []byte("\n"))), ingest.Options{
+				Collection: collection, BatchSize: max(len(defs), 1),
+				Reject: func(rej ingest.Rejection) { rejected = append(rejected, rej.Error()) },
+			})
+			switch {
+			case serr != nil:
+				return nil, fmt.Errorf("store the banner's marking definitions: %w", serr)
+			case sum.Rejected > 0:
+				return nil, fmt.Errorf("the banner's marking definitions were refused: %s", strings.Join(rejected, "; "))
+			}
+			return refs, nil
+		}
+	}
+	return nil, &Error{Status: http.StatusBadRequest, Title: "Invalid banner",
+		Description: fmt.Sprintf("the %s header %q is not a valid label: %v", BannerHeader, banner, err)}
 }
 
 // parseEnvelope returns the elements of an envelope's objects list. Invalid

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/stix"
 )
 
 // Media types spoken by this package.
@@ -83,6 +84,9 @@ type Config struct {
 	MaxContentLength int64
 	// MaxPageSize caps the objects returned per page whatever the limit.
 	MaxPageSize int
+	// Classify, if set, gives each posted object its release class, as
+	// ingest.Options.Classify does for imports.
+	Classify func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error)
 	// Statuses keeps POST results; defaults to a MemoryStatusStore holding
 	// each for DefaultStatusTTL.
 	Statuses StatusStore

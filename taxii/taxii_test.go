@@ -748,3 +748,45 @@ func TestNewRequiresConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPostBanner: a banner header labels the posted objects that carry no
+// markings, with the label's marking definitions stored beside them; an
+// object with its own markings keeps them; a banner that breaks a rule is
+// a 400 naming it, and nothing is stored.
+func TestPostBanner(t *testing.T) {
+	n := newNode(t, nil)
+	ctx := context.Background()
+	before, _ := n.store.Count(ctx, collA)
+	w := n.do(t, "POST", objectsPath(collA), "carol-token", `{"objects":[`+identity(7, "bannered", t0)+`]}`,
+		BannerHeader, "GBR SECRET//REL TO USA, GBR")
+	if st := decode[statusResource](t, w); w.Code != 202 || st.SuccessCount != 1 {
+		t.Fatalf("POST with a banner = %d %s", w.Code, w.Body)
+	}
+	page, err := n.store.Objects(ctx, tearline.ObjectQuery{Collection: collA, IDs: []string{identityID(7)}})
+	if err != nil || len(page.Objects) != 1 {
+		t.Fatalf("stored object: %v, %v", page.Objects, err)
+	}
+	var stored struct {
+		Refs []string `json:"object_marking_refs"`
+	}
+	if err := json.Unmarshal(page.Objects[0].JSON, &stored); err != nil || len(stored.Refs) == 0 {
+		t.Fatalf("stored object %s has no object_marking_refs (%v)", page.Objects[0].JSON, err)
+	}
+	defs, err := n.store.Objects(ctx, tearline.ObjectQuery{Collection: collA, IDs: stored.Refs, Types: []string{"marking-definition"}})
+	if err != nil || len(defs.Objects) != len(stored.Refs) {
+		t.Errorf("the banner's %d marking definitions: %d stored, %v", len(stored.Refs), len(defs.Objects), err)
+	}
+
+	after, _ := n.store.Count(ctx, collA)
+	w = n.do(t, "POST", objectsPath(collA), "carol-token", `{"objects":[`+identity(8, "refused", t0)+`]}`,
+		BannerHeader, "SECRET//REL TO USA//NOFORN")
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "relto-with-noforn") {
+		t.Errorf("POST with a conflicting banner = %d %s; want 400 naming relto-with-noforn", w.Code, w.Body)
+	}
+	if c, _ := n.store.Count(ctx, collA); c != after {
+		t.Errorf("a refused banner stored %d versions", c-after)
+	}
+	if after <= before {
+		t.Errorf("collection count %d -> %d after a banner POST", before, after)
+	}
+}

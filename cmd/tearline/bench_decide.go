@@ -53,11 +53,11 @@ outcome mix.`,
 				return err
 			}
 			reg := policy.Builtin()
-			engine, err := policy.NewEngine(reg, agreements)
+			rel, err := newReleasing(reg, agreements, "GBR")
 			if err != nil {
 				return err
 			}
-			rel := &releasing{engine: engine, reg: reg, agreements: agreements}
+			engine := rel.engine
 			at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 			var subjects []*policy.Subject
 			for i, b := range benchBanners {

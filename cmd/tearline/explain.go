@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/policy"
+	"github.com/tearline/tearline/release"
 	"github.com/tearline/tearline/stix"
 )
 
@@ -140,86 +140,48 @@ func parsedSubject(ctx context.Context, s store, collection string, obj *tearlin
 	return newSubject(obj, v, holder, l), label.Format(l), nil
 }
 
-// newSubject is a parsed object with its label as the decision engine sees
-// it. The label was read from the object's markings as this node holds them
-// (and, for what a partner sent, checked against the label bound to it), so
-// it counts as verified.
 func newSubject(obj *tearline.Object, v *stix.Value, holder string, l tearline.Label) *policy.Subject {
-	subject := &policy.Subject{ID: obj.ID, Type: obj.Type, Holder: holder, Label: l, Verified: true}
-	if c, ok := v.Get("created"); ok {
-		subject.Created, _, _ = stix.ParseTimestamp(c.Str)
-	}
-	if ls, ok := v.Get("labels"); ok {
-		for _, t := range ls.Arr {
-			subject.Topics = append(subject.Topics, t.Str)
-		}
-	}
-	return subject
+	return release.NewSubject(obj, v, holder, l)
 }
 
 // releasing is what a release decision needs of the node: its agreements
 // in force (the newest version of each), the partner registry, and the
 // engine compiled from both.
 type releasing struct {
-	engine     *policy.Engine
-	reg        *policy.Registry
-	agreements []tearline.Agreement
+	*release.Releaser
+	engine *policy.Engine
 }
 
+// loadReleasing compiles the node's agreements; the holder is left empty,
+// for callers that decide for a subject that names its holder.
 func loadReleasing(dir string) (*releasing, error) {
+	return loadReleasingFor(dir, "")
+}
+
+func loadReleasingFor(dir, holder string) (*releasing, error) {
 	stored, err := loadAgreements(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &releasing{reg: policy.Builtin()}
+	var agreements []tearline.Agreement
 	for _, a := range current(stored) {
-		r.agreements = append(r.agreements, a.Agreement)
+		agreements = append(agreements, a.Agreement)
 	}
-	if r.engine, err = policy.NewEngine(r.reg, r.agreements); err != nil {
+	return newReleasing(policy.Builtin(), agreements, holder)
+}
+
+func newReleasing(reg *policy.Registry, agreements []tearline.Agreement, holder string) (*releasing, error) {
+	r, err := release.NewReleaser(reg, agreements, holder)
+	if err != nil {
 		return nil, err
 	}
-	return r, nil
+	return &releasing{Releaser: r, engine: r.Engine}, nil
 }
 
-// recipient is partner code as a decision sees it at a time: cleared for
-// every level up to the ceilings of the agreements in force that it is a
-// party to.
+// recipient is partner code as a decision sees it at a time (see
+// release.Releaser.Recipient).
 func (r *releasing) recipient(code string, at time.Time) *tearline.Recipient {
-	levels := map[string][]string{}
-	for _, a := range r.agreements {
-		if !a.Active(at) || !r.partyTo(a, code, at) {
-			continue
-		}
-		for _, c := range a.Ceilings {
-			sch, ok := label.LookupScheme(c.Policy)
-			if !ok {
-				continue
-			}
-			top, ok := sch.Rank(c.Level)
-			if !ok {
-				continue
-			}
-			for i, l := range sch.Levels() {
-				if i <= top && !slices.Contains(levels[c.Policy], l) {
-					levels[c.Policy] = append(levels[c.Policy], l)
-				}
-			}
-		}
-	}
-	rc := &tearline.Recipient{Code: code, Nationality: r.reg.Nationality(code)}
-	for p, ls := range levels {
-		rc.Clearances = append(rc.Clearances, tearline.Clearance{Policy: p, Levels: ls})
-	}
-	return rc
-}
-
-func (r *releasing) partyTo(a tearline.Agreement, code string, at time.Time) bool {
-	for _, p := range a.Parties {
-		if slices.Contains(r.reg.Expand(p, at), code) {
-			return true
-		}
-	}
-	return false
+	return r.Recipient(code, at)
 }
 
 func printDecision(w io.Writer, s *policy.Subject, banner string, rc *tearline.Recipient, action, purpose string, at time.Time, d tearline.Decision) {

@@ -232,7 +232,7 @@ func Compute(ctx context.Context, st tearline.ReleaseStore, r *Releaser, opts Op
 			pi.Gained += objects
 		case was && !now:
 			pi.Withdrawn += objects
-		case before == nil || after == nil || before.Outcome != after.Outcome:
+		case outcome(before) != outcome(after):
 			pi.Changed += objects
 		}
 	}
@@ -312,6 +312,14 @@ func fromDecision(class int64, partner string, d tearline.Decision) tearline.Cla
 		row.Reasons[i] = r.Code
 	}
 	return row
+}
+
+// outcome reads a missing release as the denial it stands for.
+func outcome(r *tearline.ClassRelease) tearline.Outcome {
+	if r == nil {
+		return tearline.Deny
+	}
+	return r.Outcome
 }
 
 func releasable(r *tearline.ClassRelease) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/policy"
+	"github.com/tearline/tearline/release"
 )
 
 // Agreements live in the node directory, one file per version
@@ -86,12 +88,18 @@ func agreementFile(dir string, a tearline.Agreement) string {
 
 func newAgreementAddCmd(e *env) *cobra.Command {
 	var dir string
+	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "add FILE",
+		Use:   "add FILE [--dry-run]",
 		Short: "Add an agreement, or a new version of one, to the node",
 		Long: `Add an agreement file to the node after validating it. A version already
 added is never replaced: adding the same file again changes nothing, and a
-different text under the same id and version is refused (raise the version).`,
+different text under the same id and version is refused (raise the version).
+
+Before anything changes, the command prints the agreement's impact on the
+release sets, partner by partner ("1,204 objects become releasable to JPN;
+17 are withdrawn from NZL"); the release sets are then updated in one
+transaction. --dry-run prints the impact and changes nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, err := e.nodeRoot(dir)
@@ -107,6 +115,40 @@ different text under the same id and version is refused (raise the version).`,
 				return err
 			}
 			dest := agreementFile(root, a)
+			ctx := cmd.Context()
+			var pending *release.Plan
+			var pendingStore tearline.ReleaseStore
+			if _, err := os.Stat(dest); errors.Is(err, fs.ErrNotExist) {
+				// Validated and new: show what it would do before doing it.
+				n, s, err := e.openNode(ctx, dir)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				stored, err := loadAgreements(root)
+				if err != nil {
+					return err
+				}
+				rel, err := newReleasing(policy.Builtin(), withAgreement(current(stored), a), n.Config.Node.Partner)
+				if err != nil {
+					return err
+				}
+				rs, err := releaseStoreOf(s)
+				if err != nil {
+					return err
+				}
+				plan, err := release.Compute(ctx, rs, rel.Releaser, release.Options{All: true, At: time.Now().UTC(),
+					Actor: n.Config.Node.Partner + " operator", Cause: fmt.Sprintf("agreement %s@v%d added", a.ID, a.Version)})
+				if err != nil {
+					return fmt.Errorf("release sets: %w", err)
+				}
+				fmt.Fprintf(e.stdout, "impact of %s@v%d: %s\n", a.ID, a.Version, plan.Impact.String())
+				if dryRun {
+					fmt.Fprintln(e.stdout, "dry run: nothing changed")
+					return nil
+				}
+				pending, pendingStore = plan, rs
+			}
 			if old, err := os.ReadFile(dest); err == nil {
 				if bytes.Equal(old, data) {
 					fmt.Fprintf(e.stdout, "%s@v%d is already in the node; nothing changed\n", a.ID, a.Version)
@@ -139,19 +181,49 @@ different text under the same id and version is refused (raise the version).`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "added %s@v%d %q (parties %s)\n", a.ID, a.Version, a.Title, strings.Join(a.Parties, ", "))
-			ctx := cmd.Context()
 			n, s, err := e.openNode(ctx, dir)
 			if err != nil {
 				return fmt.Errorf("the agreement was added, but not recorded in the audit log: %w", err)
 			}
 			defer s.Close()
-			return e.record(ctx, n, s, ledger.Event{Kind: ledger.KindAgreementChanged,
+			if err := e.record(ctx, n, s, ledger.Event{Kind: ledger.KindAgreementChanged,
 				Subjects: []string{fmt.Sprintf("%s@v%d", a.ID, a.Version)},
-				Details:  map[string]string{"title": a.Title, "parties": strings.Join(a.Parties, " ")}})
+				Details:  map[string]string{"title": a.Title, "parties": strings.Join(a.Parties, " ")}}); err != nil {
+				return err
+			}
+			if pending != nil {
+				if err := release.Apply(ctx, pendingStore, pending); err != nil {
+					return fmt.Errorf("the agreement was added, but its release sets were not updated (run 'tearline release recompute'): %w", err)
+				}
+				fmt.Fprintln(e.stdout, "release sets updated")
+			}
+			return nil
 		},
 	}
 	addDirFlag(cmd, &dir)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the agreement's impact on the release sets and change nothing")
 	return cmd
+}
+
+// withAgreement is the node's current agreements once a is added: a newer
+// version replaces the one in force.
+func withAgreement(cur []storedAgreement, a tearline.Agreement) []tearline.Agreement {
+	var out []tearline.Agreement
+	added := false
+	for _, c := range cur {
+		if c.ID == a.ID {
+			if a.Version > c.Version {
+				out, added = append(out, a), true
+				continue
+			}
+			added = true // an older version changes nothing in force
+		}
+		out = append(out, c.Agreement)
+	}
+	if !added {
+		out = append(out, a)
+	}
+	return out
 }
 
 // nodeRoot returns the node directory after checking it holds a node.

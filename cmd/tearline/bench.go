@@ -36,10 +36,12 @@ Scenarios:
             their reasons.
   envelope  objects per second sealed and opened (with verification) in
             envelopes of 1, 100 and 1,000 objects.
-  ledger    audit log appends per second in batches, and proof times.`,
+  ledger    audit log appends per second in batches, and proof times.
+  release   time to recompute the release sets of N stored objects after
+            an agreement change.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e))
+	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e), newBenchReleaseCmd(e))
 	return cmd
 }
 

@@ -71,9 +71,14 @@ func (e *env) demo(ctx context.Context, dir string) error {
 	fmt.Fprintf(w, "   %s\n   signing key %s (Ed25519), sealing key %s (HPKE ML-KEM-768 + X25519)\n\n", n.Dir, n.SigningKeyID, n.HPKEKeyID)
 
 	fmt.Fprintf(w, "2. Import a sample report in STIX 2.1 (%d bytes)\n", len(sampleBundle))
+	rel, err := nodeReleasing(n)
+	if err != nil {
+		return err
+	}
 	sum, err := ingest.Stream(ctx, s, bytes.NewReader(sampleBundle), ingest.Options{
 		Collection: defaultCollection,
 		Reject:     func(r ingest.Rejection) { fmt.Fprintf(w, "   rejected: %v\n", r.Err) },
+		Classify:   rel.classifier(),
 	})
 	if err != nil {
 		return err

@@ -72,9 +72,13 @@ were rejected, 1 when the import could not finish.`,
 				defer w.Flush()
 				rejects = json.NewEncoder(w)
 			}
+			rel, err := nodeReleasing(n)
+			if err != nil {
+				return err
+			}
 			var total ingest.Summary
 			for _, name := range args {
-				sum, err := e.importFile(ctx, n, s, name, collection, batch, asJSON, rejects, marks)
+				sum, err := e.importFile(ctx, n, s, rel, name, collection, batch, asJSON, rejects, marks)
 				total.Read += sum.Read
 				total.Added += sum.Added
 				total.Present += sum.Present
@@ -83,6 +87,9 @@ were rejected, 1 when the import could not finish.`,
 				if err != nil {
 					return fmt.Errorf("import %s: %w (objects committed before this point are kept; run the import again to resume)", name, err)
 				}
+			}
+			if err := e.updateReleases(ctx, s, rel, n.Config.Node.Partner+" import", asJSON); err != nil {
+				return err
 			}
 			if asJSON {
 				json.NewEncoder(e.stdout).Encode(summaryJSON(total))
@@ -149,7 +156,7 @@ const maxEnvelopeFile = 1 << 30
 // maxRejectsShown bounds the rejections printed on the terminal.
 const maxRejectsShown = 20
 
-func (e *env) importFile(ctx context.Context, n *node.Node, s store, name, collection string, batch int, quiet bool, rejects *json.Encoder, marks *markings) (ingest.Summary, error) {
+func (e *env) importFile(ctx context.Context, n *node.Node, s store, rel *releasing, name, collection string, batch int, quiet bool, rejects *json.Encoder, marks *markings) (ingest.Summary, error) {
 	var r io.Reader
 	label := name
 	if name == "-" {
@@ -192,6 +199,7 @@ func (e *env) importFile(ctx context.Context, n *node.Node, s store, name, colle
 		Collection: collection,
 		BatchSize:  batch,
 		Markings:   markRefs,
+		Classify:   rel.classifier(),
 		Reject: func(rej ingest.Rejection) {
 			if rejects != nil {
 				rejects.Encode(map[string]any{"file": name, "index": rej.Index, "id": rej.ID, "rule": rej.Rule, "error": rej.Error()})

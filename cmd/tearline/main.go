@@ -127,6 +127,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newLabelCmd(e),
 		newAgreementCmd(e),
 		newExplainCmd(e),
+		newReleaseCmd(e),
 		newKeysCmd(e),
 		newPartnerCmd(e),
 		newServeCmd(e),

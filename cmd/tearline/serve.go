@@ -27,6 +27,7 @@ import (
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/policy"
+	"github.com/tearline/tearline/release"
 	"github.com/tearline/tearline/taxii"
 )
 
@@ -79,8 +80,10 @@ seconds in which the log grew.`,
 type nodeServer struct {
 	http       *http.Server
 	checkpoint func(ctx context.Context) error
-	node       *node.Node
-	logger     *slog.Logger
+	// releases decides the release sets: new classes, or every class.
+	releases func(ctx context.Context, all bool) error
+	node     *node.Node
+	logger   *slog.Logger
 }
 
 // checkpointInterval is how often the audit log is checkpointed while it
@@ -118,6 +121,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		Authorizer:    partnersRead{},
 		Visibility:    vis,
 		CursorKey:     key,
+		Classify:      vis.rel.classifier(),
 		Title:         "Tearline node " + n.Config.Node.Partner,
 		Description:   n.Config.Node.Name,
 		Logger:        logger,
@@ -143,6 +147,22 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	})
 	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n}
+	if rs, err := releaseStoreOf(s); err == nil {
+		ns.releases = func(ctx context.Context, all bool) error {
+			opts := release.Options{All: all, At: time.Now().UTC(), Actor: n.Config.Node.Partner + " node", Cause: "new objects"}
+			if all {
+				opts.Cause = "scheduled recompute"
+			}
+			p, err := release.Compute(ctx, rs, vis.rel.Releaser, opts)
+			if err != nil {
+				return err
+			}
+			if !p.Impact.Empty() {
+				logger.Info("release sets", "cause", opts.Cause, "classes", p.Impact.Classes, "impact", p.Impact.String())
+			}
+			return release.Apply(ctx, rs, p)
+		}
+	}
 	if st, err := nodeLedger(s); err == nil {
 		log := ledger.New(st)
 		signer := ledger.NewSigner(logOrigin(n), n.SigningKey)
@@ -336,14 +356,45 @@ func (ns *nodeServer) checkpoints(ctx context.Context) {
 	}
 }
 
+// releaseSets keeps the release sets current: the objects that arrived
+// (by TAXII POST, or an import while serving) are decided every
+// checkpoint interval, and everything is decided again every
+// recomputeInterval, since agreements expire and memberships end with
+// time.
+func (ns *nodeServer) releaseSets(ctx context.Context) {
+	if ns.releases == nil {
+		return
+	}
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	last := time.Time{}
+	for {
+		all := time.Since(last) >= recomputeInterval
+		if err := ns.releases(ctx, all); err != nil && ctx.Err() == nil {
+			ns.logger.Error("release sets", "err", err)
+		} else if all {
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// recomputeInterval is how often serve decides every release set again.
+const recomputeInterval = time.Minute
+
 func (ns *nodeServer) serve(ctx context.Context, ln net.Listener) error {
 	done := make(chan error, 1)
 	go func() { done <- ns.http.Serve(tls.NewListener(ln, ns.http.TLSConfig)) }()
 	cpCtx, stopCheckpoints := context.WithCancel(ctx)
-	cpDone := make(chan struct{}, 2)
+	cpDone := make(chan struct{}, 3)
 	go func() { ns.checkpoints(cpCtx); cpDone <- struct{}{} }()
 	go func() { ns.witnesses(cpCtx); cpDone <- struct{}{} }()
-	defer func() { stopCheckpoints(); <-cpDone; <-cpDone }()
+	go func() { ns.releaseSets(cpCtx); cpDone <- struct{}{} }()
+	defer func() { stopCheckpoints(); <-cpDone; <-cpDone; <-cpDone }()
 	select {
 	case err := <-done:
 		return err
@@ -417,7 +468,7 @@ type releaseVisibility struct {
 }
 
 func newReleaseVisibility(n *node.Node, s store) (*releaseVisibility, error) {
-	rel, err := loadReleasing(n.Dir)
+	rel, err := nodeReleasing(n)
 	if err != nil {
 		return nil, err
 	}

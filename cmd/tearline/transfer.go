@@ -22,6 +22,7 @@ import (
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/policy"
+	"github.com/tearline/tearline/release"
 	"github.com/tearline/tearline/stix"
 )
 
@@ -181,7 +182,7 @@ func (e *env) importEnvelope(ctx context.Context, n *node.Node, s store, data []
 	}
 	sender := opened.Header.Sender
 
-	rel, err := loadReleasing(n.Dir)
+	rel, err := nodeReleasing(n)
 	if err != nil {
 		return ingest.Summary{}, err
 	}
@@ -238,13 +239,23 @@ func (e *env) importEnvelope(ctx context.Context, n *node.Node, s store, data []
 		fmt.Fprintf(e.stderr, "%s: refused %s\n", name, r)
 	}
 	sum, err := ingest.Stream(ctx, s, &lines, ingest.Options{Collection: collection,
-		Reject: func(r ingest.Rejection) { fmt.Fprintf(e.stderr, "%s: rejected %v\n", name, r.Err) }})
+		Reject: func(r ingest.Rejection) { fmt.Fprintf(e.stderr, "%s: rejected %v\n", name, r.Err) },
+		// What a partner sent is the sender's information to this node:
+		// passing it on is onward sharing, under the third-party rule.
+		Classify: func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error) {
+			subject := release.NewSubject(obj, v, self, l)
+			subject.Originators = []string{sender}
+			return rel.Classify(subject)
+		}})
 	sum.Read += len(refused)
 	sum.Rejected += len(refused)
 	if err != nil {
 		return sum, err
 	}
 	if err := guard.Record(sender, self, opened.Header.Sequence); err != nil {
+		return sum, err
+	}
+	if err := e.updateReleases(ctx, s, rel, self+" import", false); err != nil {
 		return sum, err
 	}
 	fmt.Fprintf(e.stdout, "%s: envelope from %s (sequence %d, sealed %s) verified; %d objects: %d added, %d already present, %d refused\n",

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestReleaseSets follows the release sets through a node's life: decided
+// at import, shown per partner, previewed and changed by an agreement, and
+// recomputed with nothing left to change.
+func TestReleaseSets(t *testing.T) {
+	dir := initNode(t)
+	example := func(name string) string { return filepath.Join("../../policy/examples", name) }
+	if _, errs, code := run(t, "", "agreement", "add", "--dir", dir, example("fvey.yaml")); code != 0 {
+		t.Fatalf("agreement add fvey.yaml: %s", errs)
+	}
+	const (
+		relFRA  = "indicator--8b3f4e5d-6c70-4b82-8c9d-1e2f3a4b5c6d"
+		relFVEY = "indicator--6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
+	)
+	input := labelledIndicator(t, relFRA, "GBR SECRET//REL TO GBR, FRA") +
+		labelledIndicator(t, relFVEY, "GBR SECRET//REL TO USA, GBR, FVEY")
+	out, errs, code := run(t, input, "import", "--dir", dir, "-")
+	if code != 0 || !strings.Contains(out, "release sets: ") {
+		t.Fatalf("import: exit %d\n%s%s\nwant the release sets decided", code, out, errs)
+	}
+
+	show := func(id string) string {
+		t.Helper()
+		out, errs, code := run(t, "", "release", "show", "--dir", dir, id)
+		if code != 0 {
+			t.Fatalf("release show %s: exit %d %s", id, code, errs)
+		}
+		return out
+	}
+	row := func(out, partner string) string {
+		m := regexp.MustCompile(`(?m)^` + partner + `\s+(.*)$`).FindStringSubmatch(out)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	if got := row(show(relFVEY), "CAN"); !strings.HasPrefix(got, "ALLOW") || !strings.Contains(got, "fvey-intel@3") {
+		t.Errorf("release show %s: CAN row %q; want ALLOW under fvey-intel@3", relFVEY, got)
+	}
+	if got := row(show(relFRA), "FRA"); got != "" {
+		t.Errorf("release show %s before any agreement with FRA: FRA row %q; want none (FRA is not a partner yet)", relFRA, got)
+	}
+
+	// The UK-France agreement: preview, then add.
+	out, errs, code = run(t, "", "agreement", "add", "--dry-run", "--dir", dir, example("gbr-fra.yaml"))
+	if code != 0 || !strings.Contains(out, "1 object becomes releasable to FRA") || !strings.Contains(out, "dry run") {
+		t.Fatalf("agreement add --dry-run: exit %d\n%s%s\nwant the impact on FRA", code, out, errs)
+	}
+	t.Logf("\n$ tearline agreement add --dry-run gbr-fra.yaml\n%s", out)
+	if got := row(show(relFRA), "FRA"); got != "" {
+		t.Errorf("a dry run changed the release set: FRA row %q", got)
+	}
+	out, errs, code = run(t, "", "agreement", "add", "--dir", dir, example("gbr-fra.yaml"))
+	if code != 0 || !strings.Contains(out, "1 object becomes releasable to FRA") || !strings.Contains(out, "release sets updated") {
+		t.Fatalf("agreement add: exit %d\n%s%s", code, out, errs)
+	}
+	if got := row(show(relFRA), "FRA"); !strings.HasPrefix(got, "ALLOW") || !strings.Contains(got, "gbr-fra-security@1") {
+		t.Errorf("release show %s after the agreement: FRA row %q; want ALLOW under gbr-fra-security@1", relFRA, got)
+	}
+	if got := row(show(relFVEY), "FRA"); !strings.HasPrefix(got, "DENY") || !strings.Contains(got, "rel-to") {
+		t.Errorf("release show %s: FRA row %q; want DENY for rel-to", relFVEY, got)
+	}
+	t.Logf("\n$ tearline release show %s\n%s", relFRA, show(relFRA))
+
+	out, errs, code = run(t, "", "release", "recompute", "--dir", dir)
+	if code != 0 || !strings.Contains(out, "impact: no release changes") {
+		t.Errorf("release recompute with nothing changed: exit %d\n%s%s", code, out, errs)
+	}
+	out, _, _ = run(t, "", "audit", "log", "--dir", dir, "--kind", "release-decided")
+	if strings.Count(out, "release-decided") < 2 {
+		t.Errorf("audit log --kind release-decided =\n%s\nwant the import's and the agreement's release changes", out)
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/tearline/tearline/label"
 )
 
 // ConfigFile is the name of the config file in a node directory.
@@ -68,6 +70,44 @@ type Config struct {
 	Listen string     `yaml:"listen"`
 	Log    LogConfig  `yaml:"log"`
 	Keys   KeysConfig `yaml:"keys"`
+	// Schemes are classification schemes of the node's own (an
+	// organisation's internal markings), beside the built-in national and
+	// international ones. Loading the node registers them; an agreement
+	// maps them to its parties' levels with an equivalence table.
+	Schemes []SchemeConfig `yaml:"schemes,omitempty"`
+}
+
+// SchemeConfig declares a classification scheme: its policy identifier,
+// the prefixes banners may write for it, and its levels, lowest first.
+type SchemeConfig struct {
+	Policy   string        `yaml:"policy"`
+	Name     string        `yaml:"name"`
+	Prefixes []string      `yaml:"prefixes,omitempty"`
+	Levels   []LevelConfig `yaml:"levels"`
+}
+
+// LevelConfig is one level of a declared scheme.
+type LevelConfig struct {
+	Name         string   `yaml:"name"`
+	Aliases      []string `yaml:"aliases,omitempty"`
+	Unclassified bool     `yaml:"unclassified,omitempty"`
+}
+
+// registerSchemes adds the declared schemes to the label package's
+// registry. Registering the same definition again changes nothing; a
+// different one under a known policy, a built-in policy, or a clash of
+// prefixes or levels is an error naming the scheme.
+func (c *Config) registerSchemes() error {
+	for i, sc := range c.Schemes {
+		s := &label.Scheme{Policy: sc.Policy, Name: sc.Name, Prefixes: sc.Prefixes}
+		for _, l := range sc.Levels {
+			s.Scale = append(s.Scale, label.Level{Name: l.Name, Aliases: l.Aliases, Unclassified: l.Unclassified})
+		}
+		if err := label.RegisterScheme(s); err != nil {
+			return fieldErr(fmt.Sprintf("schemes[%d]", i), err)
+		}
+	}
+	return nil
 }
 
 // NodeConfig says who the node is.

@@ -389,6 +389,9 @@ func loadWith(dir string, env func(string) (string, bool), pass passSource) (*No
 	if n.Config, err = parseConfig(data); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := n.Config.registerSchemes(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	if env != nil {
 		if n.Overrides, err = n.Config.applyEnv(env); err != nil {
 			return nil, fmt.Errorf("environment: %w", err)

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tearline/tearline/label"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/init")
@@ -419,6 +421,8 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 		{"two documents", minimalConfig + "---\n" + minimalConfig, []string{"line 6:", "a second YAML document"}},
 		{"not a mapping", "- GBR\n", []string{"line 1:", "sequence was used where mapping is expected"}},
 		{"tab indentation", "version: 1\nnode:\n\tpartner: GBR\n", []string{"line 3:"}},
+		{"redefines a built-in scheme", minimalConfig + "schemes:\n  - policy: GBR\n    name: x\n    levels: [{name: SECRET}]\n", []string{"schemes[0]:", "built-in scheme cannot be redefined"}},
+		{"scheme without levels", minimalConfig + "schemes:\n  - policy: ACME\n    name: Acme internal\n", []string{"schemes[0]:"}},
 		{"empty", "", []string{"empty"}},
 		{"only comments", "# nothing here\n", []string{"empty"}},
 	}
@@ -436,6 +440,39 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadRegistersSchemes: a scheme declared in the config is known to
+// banners once the node is loaded.
+func TestLoadRegistersSchemes(t *testing.T) {
+	dir, _ := initNode(t, 1)
+	replaceFile(t, dir, ConfigFile, []byte(minimalConfig+`schemes:
+  - policy: NLDPOL
+    name: Dutch national police internal markings
+    prefixes: [NLPOL]
+    levels:
+      - {name: OPEN, unclassified: true}
+      - {name: POLITIE VERTROUWELIJK, aliases: [PV]}
+      - {name: POLITIE GEHEIM}
+`))
+	if _, err := Load(dir); err != nil {
+		t.Fatalf("Load(config with a scheme) = %v", err)
+	}
+	s, ok := label.LookupScheme("NLDPOL")
+	if !ok {
+		t.Fatal("LookupScheme(NLDPOL) after Load: not registered")
+	}
+	if r, ok := s.Rank("PV"); !ok || r != 1 {
+		t.Errorf("Rank(PV) = %d, %v; want 1 (the alias of POLITIE VERTROUWELIJK)", r, ok)
+	}
+	l, err := label.Parse("NLPOL POLITIE GEHEIM")
+	if err != nil || l.Policy != "NLDPOL" || l.Classification != "POLITIE GEHEIM" {
+		t.Errorf("label.Parse(NLPOL POLITIE GEHEIM) = %+v, %v; want NLDPOL POLITIE GEHEIM", l, err)
+	}
+	// Loading again registers the same definition again: no error.
+	if _, err := Load(dir); err != nil {
+		t.Errorf("second Load = %v", err)
 	}
 }
 

@@ -166,7 +166,7 @@ func (c *ctx) rules(v *cvariant, a *engineAgreement, x *explainer, part int) uin
 				return sev
 			}
 			x.add(ReasonClassificationNotHeld, "%s's %s clearance does not include %s (it holds %s)",
-				rc.Code, cl.Policy, level, strings.Join(cl.Levels, ", "))
+				recipientText(rc), cl.Policy, level, strings.Join(cl.Levels, ", "))
 		}
 	}
 	displayTo := c.req.Action == tearline.Disclose && v.display != nil && c.holds(v.display)

@@ -19,9 +19,11 @@ import (
 func newExplainCmd(e *env) *cobra.Command {
 	var (
 		dir, to, purpose, at, action, collection string
+		user, organisation                       string
+		clearances                               []string
 	)
 	cmd := &cobra.Command{
-		Use:   "explain OBJECT-ID --to CODE [--purpose P] [--at TIME]",
+		Use:   "explain OBJECT-ID --to CODE [--user NAME --clearance POLICY:LEVEL] [--purpose P] [--at TIME]",
 		Short: "Explain whether a partner may receive an object, and why",
 		Long: `Decide, as the node would, whether the partner CODE may receive the newest
 version of OBJECT-ID, and print the decision with every reason: the
@@ -31,9 +33,16 @@ controls and handling codes.
 
 The partner is taken to be cleared for what the agreements it is a party to
 allow: every level up to each agreement's ceiling. Nothing is released by
-this command.`,
+this command.
+
+With --user, the decision is for a local user of nation CODE instead,
+holding the clearances given (each POLICY:LEVEL grants that level and every
+level below it in the scheme): a user of the node's own nation is decided
+under the node's own rules, with no agreement; a foreign liaison officer
+under the agreements with CODE, as a partner would be.`,
 		Example: `  tearline explain indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f --to FRA
-  tearline explain report--... --to JPN --purpose counter-terrorism --at 2027-01-01T00:00:00Z`,
+  tearline explain report--... --to JPN --purpose counter-terrorism --at 2027-01-01T00:00:00Z
+  tearline explain indicator--... --to GBR --user j.smith --clearance GBR:SECRET --action disclose`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to == "" {
@@ -66,6 +75,13 @@ this command.`,
 				return err
 			}
 			rc := rel.recipient(strings.ToUpper(to), when)
+			if user != "" {
+				if rc, err = localUser(strings.ToUpper(to), user, organisation, clearances, rel); err != nil {
+					return usageError{err}
+				}
+			} else if len(clearances) > 0 {
+				return usageError{fmt.Errorf("--clearance is for a local user: give --user too")}
+			}
 			d := rel.engine.Decide(&policy.Request{Subject: subject, Recipient: rc, Action: act, Purpose: purpose, Time: when})
 			printDecision(e.stdout, subject, banner, rc, action, purpose, when, d)
 			return nil
@@ -77,7 +93,32 @@ this command.`,
 	cmd.Flags().StringVar(&at, "at", "", "decide as of this time (RFC 3339, UTC; default now)")
 	cmd.Flags().StringVar(&action, "action", "release", "release (a copy is kept), disclose (view only) or onward (passed on by a holder)")
 	cmd.Flags().StringVarP(&collection, "collection", "c", defaultCollection, "collection that holds the object")
+	cmd.Flags().StringVar(&user, "user", "", "decide for this local user of nation --to instead of the partner")
+	cmd.Flags().StringVar(&organisation, "organisation", "", "the local user's organisation (for TLP:AMBER+STRICT)")
+	cmd.Flags().StringSliceVar(&clearances, "clearance", nil, "the local user's clearance as POLICY:LEVEL (repeatable), e.g. GBR:SECRET")
 	return cmd
+}
+
+// localUser is a local user as a decision sees it: nation code, with the
+// clearances given, each up to its level.
+func localUser(code, name, organisation string, clearances []string, rel *releasing) (*tearline.Recipient, error) {
+	rc := &tearline.Recipient{Code: code, Nationality: rel.Registry.Nationality(code), User: name, Organisation: organisation}
+	for _, c := range clearances {
+		policyName, level, ok := strings.Cut(c, ":")
+		if !ok {
+			return nil, fmt.Errorf("--clearance %q: want POLICY:LEVEL, such as GBR:SECRET or NATO:NATO SECRET", c)
+		}
+		sch, ok := label.LookupScheme(strings.TrimSpace(policyName))
+		if !ok {
+			return nil, fmt.Errorf("--clearance %q: %q is not a known classification policy", c, policyName)
+		}
+		top, ok := sch.Rank(strings.TrimSpace(level))
+		if !ok {
+			return nil, fmt.Errorf("--clearance %q: %q is not a level of %s (levels: %s)", c, level, sch.Policy, strings.Join(sch.Levels(), ", "))
+		}
+		rc.Clearances = append(rc.Clearances, tearline.Clearance{Policy: sch.Policy, Levels: sch.Levels()[:top+1]})
+	}
+	return rc, nil
 }
 
 // loadSubject reads the newest version of id and its label as the decision
@@ -185,7 +226,11 @@ func (r *releasing) recipient(code string, at time.Time) *tearline.Recipient {
 }
 
 func printDecision(w io.Writer, s *policy.Subject, banner string, rc *tearline.Recipient, action, purpose string, at time.Time, d tearline.Decision) {
-	fmt.Fprintf(w, "%s to %s: %s\n", s.ID, rc.Code, strings.ToUpper(d.Outcome.String()))
+	who := rc.Code
+	if rc.User != "" {
+		who = fmt.Sprintf("local user %s of %s", rc.User, rc.Code)
+	}
+	fmt.Fprintf(w, "%s to %s: %s\n", s.ID, who, strings.ToUpper(d.Outcome.String()))
 	fmt.Fprintf(w, "  label      %s\n", banner)
 	p := purpose
 	if p == "" {

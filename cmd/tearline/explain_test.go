@@ -97,3 +97,42 @@ func TestBenchEnvelope(t *testing.T) {
 		t.Errorf("bench envelope: exit %d %q %q", code, out, errs)
 	}
 }
+
+// TestExplainLocalUser decides for local users: one of the node's own
+// nation under the node's own rules, and a foreign liaison officer under
+// the agreements.
+func TestExplainLocalUser(t *testing.T) {
+	dir := initNode(t)
+	if _, errs, code := run(t, "", "agreement", "add", "--dir", dir, filepath.Join("../../policy/examples", "fvey.yaml")); code != 0 {
+		t.Fatalf("agreement add: %s", errs)
+	}
+	const id = "indicator--6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
+	if out, errs, code := run(t, labelledIndicator(t, id, "GBR SECRET//REL TO USA, GBR, FVEY"), "import", "--dir", dir, "-"); code != 0 {
+		t.Fatalf("import: exit %d %s %s", code, out, errs)
+	}
+	cases := []struct {
+		args            []string
+		outcome, reason string
+	}{
+		{[]string{"--to", "GBR", "--user", "j.smith", "--clearance", "GBR:SECRET"}, "ALLOW", "agreement  domestic"},
+		{[]string{"--to", "GBR", "--user", "j.smith", "--clearance", "GBR:OFFICIAL"}, "DENY", "[classification-not-held]"},
+		{[]string{"--to", "GBR", "--user", "j.smith"}, "DENY", "[no-clearance]"},
+		{[]string{"--to", "FRA", "--user", "c.martin", "--clearance", "FRA:SECRET"}, "DENY", "[rel-to]"},
+	}
+	for _, c := range cases {
+		args := append([]string{"explain", "--dir", dir, id, "--at", "2026-11-01T00:00:00Z"}, c.args...)
+		out, errs, code := run(t, "", args...)
+		if code != 0 {
+			t.Fatalf("explain %v: exit %d %s", c.args, code, errs)
+		}
+		if !strings.Contains(out, ": "+c.outcome+"\n") || !strings.Contains(out, c.reason) {
+			t.Errorf("explain %v =\n%s\nwant %s with %q", c.args, out, c.outcome, c.reason)
+		}
+		if os.Getenv("TEARLINE_SHOW_EXPLAIN") != "" {
+			t.Logf("\n$ tearline explain %s %s\n%s", id, strings.Join(c.args, " "), out)
+		}
+	}
+	if _, errs, code := run(t, "", "explain", "--dir", dir, id, "--to", "GBR", "--user", "x", "--clearance", "GBR:SUPER"); code != 2 || !strings.Contains(errs, "not a level of GBR") {
+		t.Errorf("explain with an unknown level: exit %d %s; want a usage error naming the levels", code, errs)
+	}
+}

@@ -1,9 +1,12 @@
 package stix
 
 import (
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/tearline/tearline/stix/pattern"
 )
 
 // The type tables below follow the STIX 2.1 specification (OASIS Standard,
@@ -254,6 +257,7 @@ var types = map[string]*typeSpec{
 		"name", pString, "description", pString, "kill_chain_phases", pKillChain),
 	"indicator": sdo(req("pattern", "pattern_type", "valid_from"), func(c *checker, v *Value) {
 		timeOrder(c, v, "valid_from", "valid_until", true)
+		checkIndicatorPattern(c, v)
 	},
 		"name", pString, "description", pString, "indicator_types", pStrings,
 		"pattern", pString, "pattern_type", pString, "pattern_version", pString,
@@ -663,4 +667,30 @@ func resolveSelector(v *Value, sel string) string {
 		}
 	}
 	return ""
+}
+
+// checkIndicatorPattern parses the pattern of an indicator written in the
+// STIX patterning language. Other languages (pcre, sigma, snort, yara,
+// ...) are not STIX's to check; a pattern that is not a string is
+// reported by the property check.
+func checkIndicatorPattern(c *checker, v *Value) {
+	pt, ok := v.Get("pattern_type")
+	if !ok || pt.Kind != String || pt.Str != "stix" {
+		return
+	}
+	p, ok := v.Get("pattern")
+	if !ok || p.Kind != String {
+		return
+	}
+	_, err := pattern.Parse(p.Str)
+	if err == nil {
+		return
+	}
+	var se *pattern.SyntaxError
+	if errors.As(err, &se) {
+		c.add("indicator-pattern", "$.pattern", "not a valid STIX pattern: at offset %d (line %d, column %d): %s; "+
+			"correct the pattern, or set pattern_type to the language it is written in", se.Offset, se.Line, se.Column, se.Msg)
+		return
+	}
+	c.add("indicator-pattern", "$.pattern", "not a valid STIX pattern: %v", err)
 }

@@ -75,6 +75,25 @@ type Config struct {
 	// international ones. Loading the node registers them; an agreement
 	// maps them to its parties' levels with an equivalence table.
 	Schemes []SchemeConfig `yaml:"schemes,omitempty"`
+	// Communities are groups of partners of the node's own (a regional
+	// working group, an exercise cell), beside the built-in FVEY, ACGU,
+	// TEYE and NATO. Labels name them in REL TO, agreements as parties.
+	Communities []CommunityConfig `yaml:"communities,omitempty"`
+}
+
+// CommunityConfig declares a community and its memberships over time.
+type CommunityConfig struct {
+	Code    string         `yaml:"code"`
+	Name    string         `yaml:"name"`
+	Members []MemberConfig `yaml:"members"`
+}
+
+// MemberConfig is a partner's membership of a community: from a date
+// (YYYY-MM-DD or RFC 3339), until a date or open-ended.
+type MemberConfig struct {
+	Partner string `yaml:"partner"`
+	From    string `yaml:"from"`
+	Until   string `yaml:"until,omitempty"`
 }
 
 // SchemeConfig declares a classification scheme: its policy identifier,

@@ -129,7 +129,11 @@ transaction. --dry-run prints the impact and changes nothing.`,
 				if err != nil {
 					return err
 				}
-				rel, err := newReleasing(policy.Builtin(), withAgreement(current(stored), a), n.Config.Node.Partner)
+				reg, err := nodeRegistry(n)
+				if err != nil {
+					return err
+				}
+				rel, err := newReleasing(reg, withAgreement(current(stored), a), n.Config.Node.Partner)
 				if err != nil {
 					return err
 				}

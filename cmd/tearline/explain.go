@@ -66,7 +66,7 @@ under the agreements with CODE, as a partner would be.`,
 				return err
 			}
 			defer s.Close()
-			rel, err := loadReleasing(n.Dir)
+			rel, err := nodeReleasing(n)
 			if err != nil {
 				return err
 			}

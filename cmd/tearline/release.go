@@ -13,6 +13,7 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/node"
+	"github.com/tearline/tearline/policy"
 	"github.com/tearline/tearline/release"
 	"github.com/tearline/tearline/stix"
 )
@@ -26,9 +27,22 @@ func releaseStoreOf(s store) (tearline.ReleaseStore, error) {
 	return rs, nil
 }
 
-// nodeReleasing compiles the node's agreements for its own partner code.
+// nodeReleasing compiles the node's agreements for its own partner code,
+// with the communities its config declares.
 func nodeReleasing(n *node.Node) (*releasing, error) {
-	return loadReleasingFor(n.Dir, n.Config.Node.Partner)
+	reg, err := nodeRegistry(n)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := loadAgreements(n.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var agreements []tearline.Agreement
+	for _, a := range current(stored) {
+		agreements = append(agreements, a.Agreement)
+	}
+	return newReleasing(reg, agreements, n.Config.Node.Partner)
 }
 
 // classifier gives ingested objects their release class on this node.
@@ -185,4 +199,47 @@ func printReleases(w io.Writer, id string, class int64, releases []tearline.Clas
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Partner, decision, agreement, strings.Join(r.Reasons, ", "))
 	}
 	tw.Flush()
+}
+
+// nodeRegistry is the built-in registry of partners and communities with
+// the communities the node's config declares.
+func nodeRegistry(n *node.Node) (*policy.Registry, error) {
+	reg := policy.Builtin()
+	for i, c := range n.Config.Communities {
+		community := tearline.Community{Code: c.Code, Name: c.Name}
+		for j, m := range c.Members {
+			from, err := configDate(m.From)
+			if err == nil && m.From == "" {
+				err = errors.New("missing")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("config: communities[%d].members[%d].from: %w", i, j, err)
+			}
+			until, err := configDate(m.Until)
+			if err != nil {
+				return nil, fmt.Errorf("config: communities[%d].members[%d].until: %w", i, j, err)
+			}
+			community.Members = append(community.Members, tearline.Membership{Partner: m.Partner, From: from, Until: until})
+		}
+		if err := reg.AddCommunity(community); err != nil {
+			return nil, fmt.Errorf("config: communities[%d]: %w", i, err)
+		}
+	}
+	return reg, nil
+}
+
+// configDate reads a date of the config: YYYY-MM-DD (midnight UTC) or RFC
+// 3339; empty is the zero time.
+func configDate(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date: write YYYY-MM-DD or an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
 }

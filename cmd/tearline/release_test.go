@@ -5,6 +5,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tearline/tearline/node"
 )
 
 // TestReleaseSets follows the release sets through a node's life: decided
@@ -77,5 +80,34 @@ func TestReleaseSets(t *testing.T) {
 	out, _, _ = run(t, "", "audit", "log", "--dir", dir, "--kind", "release-decided")
 	if strings.Count(out, "release-decided") < 2 {
 		t.Errorf("audit log --kind release-decided =\n%s\nwant the import's and the agreement's release changes", out)
+	}
+}
+
+// TestConfigCommunities: communities declared in the node's config join
+// the registry with their dates, and a bad one is refused naming it.
+func TestConfigCommunities(t *testing.T) {
+	dir := initNode(t)
+	n, err := node.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Config.Communities = []node.CommunityConfig{{Code: "NORDIC", Name: "Nordic liaison group", Members: []node.MemberConfig{
+		{Partner: "NOR", From: "2015-01-01"}, {Partner: "SWE", From: "2024-03-07", Until: "2030-01-01"},
+	}}}
+	reg, err := nodeRegistry(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if !reg.MemberAt("SWE", "NORDIC", at) || reg.MemberAt("SWE", "NORDIC", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) || reg.MemberAt("GBR", "NORDIC", at) {
+		t.Error("NORDIC membership does not follow the config's dates")
+	}
+	n.Config.Communities[0].Members[1].From = "March 2024"
+	if _, err := nodeRegistry(n); err == nil || !strings.Contains(err.Error(), "communities[0].members[1].from") {
+		t.Errorf("nodeRegistry(bad date) = %v; want an error naming communities[0].members[1].from", err)
+	}
+	n.Config.Communities[0].Members[1] = node.MemberConfig{Partner: "ZZZ", From: "2024-01-01"}
+	if _, err := nodeRegistry(n); err == nil || !strings.Contains(err.Error(), "not a known partner") {
+		t.Errorf("nodeRegistry(unknown member) = %v; want an error naming the unknown partner", err)
 	}
 }

@@ -37,13 +37,16 @@ const (
 	KindRecallIssued       Kind = "recall-issued"
 	KindRecallAcknowledged Kind = "recall-acknowledged"
 	KindKeyRotated         Kind = "key-rotated"
+	// KindAccessChanged: a user, token or collection grant was added,
+	// changed, disabled or revoked.
+	KindAccessChanged Kind = "access-changed"
 )
 
 var kinds = map[Kind]bool{
 	KindObjectIngested: true, KindLabelChanged: true, KindReleaseDecided: true,
 	KindEnvelopeSent: true, KindEnvelopeReceived: true, KindObjectViewed: true,
 	KindObjectExported: true, KindAgreementChanged: true, KindConsentGiven: true,
-	KindRecallIssued: true, KindRecallAcknowledged: true, KindKeyRotated: true,
+	KindRecallIssued: true, KindRecallAcknowledged: true, KindKeyRotated: true, KindAccessChanged: true,
 }
 
 // Known reports whether k is one of the kinds above.

@@ -70,6 +70,9 @@ type Config struct {
 	Listen string     `yaml:"listen"`
 	Log    LogConfig  `yaml:"log"`
 	Keys   KeysConfig `yaml:"keys"`
+	// API serves the node's own users and tools (TAXII clients with API
+	// tokens), apart from the partners' mutual-TLS listener.
+	API APIConfig `yaml:"api,omitempty"`
 	// Schemes are classification schemes of the node's own (an
 	// organisation's internal markings), beside the built-in national and
 	// international ones. Loading the node registers them; an agreement
@@ -94,6 +97,14 @@ type MemberConfig struct {
 	Partner string `yaml:"partner"`
 	From    string `yaml:"from"`
 	Until   string `yaml:"until,omitempty"`
+}
+
+// APIConfig configures the listener for local users.
+type APIConfig struct {
+	// Listen is the host:port of the users' HTTPS listener; empty turns it
+	// off. Callers authenticate with API tokens (Bearer, or HTTP Basic
+	// with the token as password); partners never use it.
+	Listen string `yaml:"listen,omitempty"`
 }
 
 // SchemeConfig declares a classification scheme: its policy identifier,
@@ -337,6 +348,14 @@ func (c *Config) validate() error {
 	}
 	if err := validateListen(c.Listen); err != nil {
 		return fieldErr("listen", err)
+	}
+	if c.API.Listen != "" {
+		if err := validateListen(c.API.Listen); err != nil {
+			return fieldErr("api.listen", err)
+		}
+		if c.API.Listen == c.Listen {
+			return fieldErr("api.listen", fmt.Errorf("%q is also the partners' listen address; give the users' listener its own port", c.API.Listen))
+		}
 	}
 	if err := validateLogLevel(c.Log.Level); err != nil {
 		return fieldErr("log.level", err)

@@ -110,3 +110,7 @@ func TestReleases(t *testing.T) {
 		return s, s.Ledger()
 	})
 }
+
+func TestUsers(t *testing.T) {
+	storetest.RunUsers(t, func(t *testing.T) storetest.UserStore { return openStore(t) })
+}

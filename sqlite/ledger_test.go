@@ -87,3 +87,13 @@ func TestReleases(t *testing.T) {
 		return s, s.Ledger()
 	})
 }
+
+func TestUsers(t *testing.T) {
+	storetest.RunUsers(t, func(t *testing.T) storetest.UserStore {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "node.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

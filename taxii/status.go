@@ -3,6 +3,7 @@ package taxii
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -113,4 +114,67 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// StatusKV is the storage a StatusStore can be built on: opaque bodies
+// kept by id until they expire. The node's stores implement it.
+type StatusKV interface {
+	PutStatus(ctx context.Context, id string, body []byte, expires time.Time) error
+	// Status returns a body that has not expired, or an error wrapping
+	// tearline.ErrNotFound.
+	Status(ctx context.Context, id string) ([]byte, error)
+}
+
+// KVStatusStore keeps statuses in a StatusKV, so that they survive
+// restarts and replicas share them.
+type KVStatusStore struct {
+	kv  StatusKV
+	ttl time.Duration
+	now func() time.Time
+}
+
+var _ StatusStore = (*KVStatusStore)(nil)
+
+// NewKVStatusStore keeps each status for ttl (24 hours when 0) in kv.
+func NewKVStatusStore(kv StatusKV, ttl time.Duration, now func() time.Time) *KVStatusStore {
+	if ttl <= 0 {
+		ttl = DefaultStatusTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &KVStatusStore{kv: kv, ttl: ttl, now: now}
+}
+
+// storedStatus is a Status with the fields its JSON form leaves out.
+type storedStatus struct {
+	Status
+	Requested  time.Time `json:"requested"`
+	OwnerID    string    `json:"owner_id"`
+	OwnerKind  Kind      `json:"owner_kind"`
+	Collection string    `json:"collection"`
+}
+
+// Put implements StatusStore.
+func (k *KVStatusStore) Put(ctx context.Context, s Status) error {
+	body, err := json.Marshal(storedStatus{Status: s, Requested: s.RequestTimestamp, OwnerID: s.Owner.ID, OwnerKind: s.Owner.Kind, Collection: s.Collection})
+	if err != nil {
+		return fmt.Errorf("status %s: %w", s.ID, err)
+	}
+	return k.kv.PutStatus(ctx, s.ID, body, k.now().Add(k.ttl))
+}
+
+// Get implements StatusStore.
+func (k *KVStatusStore) Get(ctx context.Context, id string) (Status, error) {
+	body, err := k.kv.Status(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	var st storedStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return Status{}, fmt.Errorf("status %s: stored body: %w", id, err)
+	}
+	s := st.Status
+	s.RequestTimestamp, s.Owner, s.Collection = st.Requested, Principal{ID: st.OwnerID, Kind: st.OwnerKind}, st.Collection
+	return s, nil
 }

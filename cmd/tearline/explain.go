@@ -102,23 +102,11 @@ under the agreements with CODE, as a partner would be.`,
 // localUser is a local user as a decision sees it: nation code, with the
 // clearances given, each up to its level.
 func localUser(code, name, organisation string, clearances []string, rel *releasing) (*tearline.Recipient, error) {
-	rc := &tearline.Recipient{Code: code, Nationality: rel.Registry.Nationality(code), User: name, Organisation: organisation}
-	for _, c := range clearances {
-		policyName, level, ok := strings.Cut(c, ":")
-		if !ok {
-			return nil, fmt.Errorf("--clearance %q: want POLICY:LEVEL, such as GBR:SECRET or NATO:NATO SECRET", c)
-		}
-		sch, ok := label.LookupScheme(strings.TrimSpace(policyName))
-		if !ok {
-			return nil, fmt.Errorf("--clearance %q: %q is not a known classification policy", c, policyName)
-		}
-		top, ok := sch.Rank(strings.TrimSpace(level))
-		if !ok {
-			return nil, fmt.Errorf("--clearance %q: %q is not a level of %s (levels: %s)", c, level, sch.Policy, strings.Join(sch.Levels(), ", "))
-		}
-		rc.Clearances = append(rc.Clearances, tearline.Clearance{Policy: sch.Policy, Levels: sch.Levels()[:top+1]})
+	cl, err := parseClearances(clearances)
+	if err != nil {
+		return nil, err
 	}
-	return rc, nil
+	return &tearline.Recipient{Code: code, Nationality: rel.Registry.Nationality(code), User: name, Organisation: organisation, Clearances: cl}, nil
 }
 
 // loadSubject reads the newest version of id and its label as the decision

@@ -128,6 +128,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newAgreementCmd(e),
 		newExplainCmd(e),
 		newReleaseCmd(e),
+		newUserCmd(e),
 		newKeysCmd(e),
 		newPartnerCmd(e),
 		newServeCmd(e),

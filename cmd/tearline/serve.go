@@ -67,7 +67,27 @@ seconds in which the log grew.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "serving TAXII 2.1 for %s on https://%s/taxii2/ (mutual TLS, pinned partners only)\n", n.Config.Node.Partner, ln.Addr())
-			return srv.serve(ctx, ln)
+			if n.Config.API.Listen == "" {
+				return srv.serve(ctx, ln)
+			}
+			users, err := newUserServer(n, s, srv.logger)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			uln, err := net.Listen("tcp", n.Config.API.Listen)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("api.listen: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "serving TAXII 2.1 for %s's users on https://%s/taxii2/ (API tokens)\n", n.Config.Node.Partner, uln.Addr())
+			ctx, stop := context.WithCancel(ctx)
+			defer stop()
+			usersDone := make(chan error, 1)
+			go func() { usersDone <- serveUsers(ctx, users, uln) }()
+			err = srv.serve(ctx, ln)
+			stop()
+			return errors.Join(err, <-usersDone)
 		},
 	}
 	addDirFlag(cmd, &dir)
@@ -118,10 +138,11 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	h, err := taxii.New(taxii.Config{
 		Store:         s,
 		Authenticator: tlsPartners{pins: pins},
-		Authorizer:    partnersRead{},
+		Authorizer:    partnerAccess(s),
 		Visibility:    vis,
 		CursorKey:     key,
 		Classify:      vis.rel.classifier(),
+		Statuses:      statusStoreOf(s),
 		Title:         "Tearline node " + n.Config.Node.Partner,
 		Description:   n.Config.Node.Name,
 		Logger:        logger,
@@ -451,8 +472,17 @@ func (a tlsPartners) Authenticate(r *http.Request) (taxii.Principal, error) {
 	return taxii.Principal{ID: code, Kind: taxii.Partner}, nil
 }
 
-// partnersRead lets pinned partners read every collection, through their
-// release view, and write none: what partners send arrives by federation.
+// partnerAccess: pinned partners read every collection, through their
+// release view, and write none, unless the collection grants say
+// otherwise (see grantAccess); what partners send arrives by federation.
+func partnerAccess(s store) taxii.Authorizer {
+	if us, err := userStoreOf(s); err == nil {
+		return grantAccess{users: us}
+	}
+	return partnersRead{}
+}
+
+// partnersRead is partnerAccess for a store without grants.
 type partnersRead struct{}
 
 func (partnersRead) Access(ctx context.Context, p taxii.Principal, c tearline.Collection) (taxii.Access, error) {

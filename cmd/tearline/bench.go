@@ -38,10 +38,12 @@ Scenarios:
             envelopes of 1, 100 and 1,000 objects.
   ledger    audit log appends per second in batches, and proof times.
   release   time to recompute the release sets of N stored objects after
-            an agreement change.`,
+            an agreement change.
+  taxii     the TAXII server over mutual TLS: POST and paging throughput,
+            page latency, and many concurrent clients.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e), newBenchReleaseCmd(e))
+	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e), newBenchReleaseCmd(e), newBenchTAXIICmd(e))
 	return cmd
 }
 

@@ -133,6 +133,8 @@ keys and, by default, its SQLite database. Other commands find it with
 		newPartnerCmd(e),
 		newServeCmd(e),
 		newAuditCmd(e),
+		newPullCmd(e),
+		newPushCmd(e),
 	)
 	return root
 }

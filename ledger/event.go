@@ -15,9 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
-
-	"github.com/tearline/tearline/stix"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Kind names what happened.
@@ -74,6 +75,8 @@ func (e *Event) validate() error {
 		return fmt.Errorf("%w: unknown kind %q", ErrInvalidEvent, e.Kind)
 	case e.Time.IsZero():
 		return fmt.Errorf("%w: kind %s: zero time", ErrInvalidEvent, e.Kind)
+	case e.Time.UTC().Year() < 0 || e.Time.UTC().Year() > 9999:
+		return fmt.Errorf("%w: kind %s: time %v outside years 0 to 9999", ErrInvalidEvent, e.Kind, e.Time)
 	case e.Actor == "":
 		return fmt.Errorf("%w: kind %s: empty actor", ErrInvalidEvent, e.Kind)
 	}
@@ -92,29 +95,134 @@ func (e *Event) validate() error {
 
 // Encode returns the RFC 8785 canonical JSON of e, the bytes hashed into
 // the log. Time is written in UTC so that one instant has one encoding.
+//
+// The encoding is written directly: members in the canonical order
+// (actor, details, kind, subjects, time), details sorted by the UTF-16
+// code units of their keys, strings escaped as RFC 8785 prescribes, and
+// invalid UTF-8 replaced by U+FFFD as encoding/json does. A test holds it
+// to the slow path, json.Marshal followed by canonicalisation.
 func (e Event) Encode() ([]byte, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	e.Time = e.Time.UTC()
-	if len(e.Subjects) == 0 {
-		e.Subjects = nil
+	b := make([]byte, 0, 128+32*len(e.Subjects)+64*len(e.Details))
+	b = append(b, `{"actor":`...)
+	b = appendString(b, e.Actor)
+	if len(e.Details) > 0 {
+		type member struct{ key, name string } // name: key as encoded
+		ms := make([]member, 0, len(e.Details))
+		for k := range e.Details {
+			ms = append(ms, member{k, validUTF8(k)})
+		}
+		slices.SortFunc(ms, func(a, b member) int { return compareUTF16(a.name, b.name) })
+		b = append(b, `,"details":{`...)
+		for i, m := range ms {
+			if i > 0 {
+				if ms[i-1].name == m.name {
+					return nil, fmt.Errorf("%w: kind %s: details keys %q and %q are the same once invalid UTF-8 is replaced", ErrInvalidEvent, e.Kind, ms[i-1].key, m.key)
+				}
+				b = append(b, ',')
+			}
+			b = appendString(b, m.name)
+			b = append(b, ':')
+			b = appendString(b, e.Details[m.key])
+		}
+		b = append(b, '}')
 	}
-	if len(e.Details) == 0 {
-		e.Details = nil
+	b = append(b, `,"kind":`...)
+	b = appendString(b, string(e.Kind))
+	if len(e.Subjects) > 0 {
+		b = append(b, `,"subjects":[`...)
+		for i, s := range e.Subjects {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		b = append(b, ']')
 	}
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	b = append(b, `,"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
+	if len(b) > maxEventSize {
+		return nil, fmt.Errorf("%w: kind %s: %d bytes encoded, limit %d", ErrInvalidEvent, e.Kind, len(b), maxEventSize)
 	}
-	c, err := stix.Canonicalize(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: canonicalize: %v", ErrInvalidEvent, err)
+	return b, nil
+}
+
+// appendString writes s as an RFC 8785 string: quote, backslash and the
+// control characters escaped (the short forms where JSON has them,
+// lower-case \u00xx otherwise), everything else as UTF-8.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
 	}
-	if len(c) > maxEventSize {
-		return nil, fmt.Errorf("%w: kind %s: %d bytes encoded, limit %d", ErrInvalidEvent, e.Kind, len(c), maxEventSize)
+	return append(b, '"')
+}
+
+// validUTF8 replaces each byte that is not part of valid UTF-8 by U+FFFD,
+// as encoding/json does.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
 	}
-	return c, nil
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return string(b)
+}
+
+// compareUTF16 orders strings by their UTF-16 code units, as RFC 8785
+// sorts member names. It differs from byte order only where a character
+// above U+FFFF meets one in U+E000..U+FFFF.
+func compareUTF16(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	for i := 0; i < len(ra) && i < len(rb); i++ {
+		if ra[i] == rb[i] {
+			continue
+		}
+		ua, ub := utf16.Encode([]rune{ra[i]}), utf16.Encode([]rune{rb[i]})
+		return slices.Compare(ua, ub)
+	}
+	return len(ra) - len(rb)
 }
 
 // DecodeEvent parses an encoded event. It accepts only the exact bytes

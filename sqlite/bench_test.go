@@ -3,10 +3,13 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/stix"
 	"github.com/tearline/tearline/synth"
 )
@@ -44,4 +47,29 @@ func BenchmarkPutObjects(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// BenchmarkLedgerAppend appends audit events in batches of 1,000, each
+// batch one durable transaction, as `tearline bench ledger` does.
+func BenchmarkLedgerAppend(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "node.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	log := ledger.New(s.Ledger())
+	events := make([]ledger.Event, 1000)
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range events {
+		events[i] = ledger.Event{Kind: ledger.KindObjectViewed, Time: now, Actor: "FRA",
+			Subjects: []string{fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", i)}}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := log.Append(ctx, events...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "appends/s")
 }

@@ -89,35 +89,69 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 	if uint64(len(entries)) > math.MaxInt64-size {
 		return fmt.Errorf("%d entries overflow the index", len(entries))
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger_entries (idx, entry) VALUES (?, coalesce(?, x''))`)
+	// Rows go in many to a statement: each statement is a trip through
+	// cgo and the SQLite VM, which costs more than the row.
+	err = insertRows(ctx, tx, `INSERT INTO ledger_entries (idx, entry) VALUES `, `(?, coalesce(?, x''))`, len(entries),
+		func(i int, args []any) []any { return append(args, int64(first)+int64(i), entries[i]) })
 	if err != nil {
-		return err
+		return fmt.Errorf("entries: %w", err)
 	}
-	defer ins.Close()
-	for i, e := range entries {
-		if _, err := ins.ExecContext(ctx, int64(first)+int64(i), e); err != nil {
-			return fmt.Errorf("entry %d: %w", first+uint64(i), err)
-		}
-	}
-	// Nodes are replaced, as in ledger.Memory: a node an append completes
-	// cannot exist yet, unless the caller is not a ledger.Log.
-	insNode, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?, ?, coalesce(?, x''))`)
-	if err != nil {
-		return err
-	}
-	defer insNode.Close()
 	for _, n := range nodes {
 		if n.ID.Index > math.MaxInt64 {
 			return fmt.Errorf("node %d/%d: index out of range", n.ID.Level, n.ID.Index)
 		}
-		if _, err := insNode.ExecContext(ctx, int64(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
-			return fmt.Errorf("node %d/%d: %w", n.ID.Level, n.ID.Index, err)
-		}
+	}
+	// Nodes are replaced, as in ledger.Memory: a node an append completes
+	// cannot exist yet, unless the caller is not a ledger.Log.
+	err = insertRows(ctx, tx, `INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES `, `(?, ?, coalesce(?, x''))`, len(nodes),
+		func(i int, args []any) []any {
+			return append(args, int64(nodes[i].ID.Level), int64(nodes[i].ID.Index), nodes[i].Hash)
+		})
+	if err != nil {
+		return fmt.Errorf("nodes: %w", err)
 	}
 	if l.tx != nil {
 		return nil // the change's transaction commits both
 	}
 	return tx.Commit()
+}
+
+// ledgerChunk is the number of rows per insert statement.
+const ledgerChunk = 128
+
+// insertRows inserts n rows with statements of up to ledgerChunk rows,
+// each row's arguments appended by row.
+func insertRows(ctx context.Context, tx *sql.Tx, head, values string, n int, row func(i int, args []any) []any) error {
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, 3*ledgerChunk)
+	for start := 0; start < n; start += ledgerChunk {
+		end := min(start+ledgerChunk, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = row(i, args)
+		}
+		if end-start == ledgerChunk {
+			if full == nil {
+				var err error
+				if full, err = tx.PrepareContext(ctx, head+strings.Repeat(values+",", ledgerChunk-1)+values); err != nil {
+					return err
+				}
+			}
+			if _, err := full.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, head+strings.Repeat(values+",", end-start-1)+values, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Entry implements ledger.Storage.

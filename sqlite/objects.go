@@ -286,8 +286,15 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 		return page, err
 	}
 	cond, args := where(coll, q, false)
+	from := `objects o`
+	if len(q.IDs) > 0 {
+		// A few ids: look them up by the id index. Left to itself the
+		// planner may walk the whole collection in date_added order to
+		// save the sort.
+		from = `objects o INDEXED BY objects_id`
+	}
 	query := `SELECT o.date_added, o.object_id, o.type, o.spec_version, o.version, o.versioned, o.hash, o.content
-		FROM objects o WHERE ` + cond + ` ORDER BY o.date_added`
+		FROM ` + from + ` WHERE ` + cond + ` ORDER BY o.date_added`
 	if q.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, q.Limit+1)

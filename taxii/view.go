@@ -18,6 +18,10 @@ type view struct {
 	p      Principal
 	c      tearline.Collection
 	access Access
+	// seen remembers, for this request, what Visibility answered per
+	// version (by DateAdded, unique in the node): selecting first and last
+	// versions asks again about versions a page already decided.
+	seen map[int64]bool
 }
 
 // openCollection resolves the {coll} path value for the caller. A
@@ -42,21 +46,36 @@ func (h *Handler) openCollection(r *http.Request) (*view, error) {
 	return &view{h: h, p: p, c: c, access: a}, nil
 }
 
-// visible keeps the versions the caller may see, in order.
+// visible keeps the versions the caller may see, in order. Versions
+// already decided in this request are not asked again.
 func (v *view) visible(ctx context.Context, objs []tearline.StoredObject) ([]tearline.StoredObject, error) {
 	if len(objs) == 0 {
 		return nil, nil
 	}
-	mask, err := v.h.cfg.Visibility.Visible(ctx, v.p, v.c, objs)
-	if err != nil {
-		return nil, fmt.Errorf("visibility for %s %q: %w", v.p.Kind, v.p.ID, err)
+	if v.seen == nil {
+		v.seen = make(map[int64]bool)
 	}
-	if len(mask) != len(objs) {
-		return nil, fmt.Errorf("visibility for %s %q answered %d decisions for %d objects", v.p.Kind, v.p.ID, len(mask), len(objs))
+	var ask []tearline.StoredObject
+	for i := range objs {
+		if _, ok := v.seen[objs[i].DateAdded.UnixMicro()]; !ok {
+			ask = append(ask, objs[i])
+		}
+	}
+	if len(ask) > 0 {
+		mask, err := v.h.cfg.Visibility.Visible(ctx, v.p, v.c, ask)
+		if err != nil {
+			return nil, fmt.Errorf("visibility for %s %q: %w", v.p.Kind, v.p.ID, err)
+		}
+		if len(mask) != len(ask) {
+			return nil, fmt.Errorf("visibility for %s %q answered %d decisions for %d objects", v.p.Kind, v.p.ID, len(mask), len(ask))
+		}
+		for i, ok := range mask {
+			v.seen[ask[i].DateAdded.UnixMicro()] = ok
+		}
 	}
 	out := make([]tearline.StoredObject, 0, len(objs))
-	for i, ok := range mask {
-		if ok {
+	for i := range objs {
+		if v.seen[objs[i].DateAdded.UnixMicro()] {
 			out = append(out, objs[i])
 		}
 	}
@@ -127,8 +146,10 @@ func (v *view) selectVersions(ctx context.Context, cands []tearline.StoredObject
 		return nil, nil
 	}
 	var ids []string
+	seen := make(map[string]bool, len(cands))
 	for _, o := range cands {
-		if !slices.Contains(ids, o.ID) {
+		if !seen[o.ID] {
+			seen[o.ID] = true
 			ids = append(ids, o.ID)
 		}
 	}

@@ -69,6 +69,10 @@ type ReleaseStore interface {
 	Releases(ctx context.Context) ([]ClassRelease, error)
 	// ApplyReleases applies a change atomically.
 	ApplyReleases(ctx context.Context, ch ReleaseChange) error
+	// ReleaseSubjects returns the subjects of the classes ids (as
+	// ReleaseClass.Subject), by id; an id the store does not hold is
+	// absent. Classes never change once made, so callers may keep them.
+	ReleaseSubjects(ctx context.Context, ids []int64) (map[int64][]byte, error)
 	// ReleaseOf returns an object version's class id (0 when it is not
 	// classified) and the releases of that class.
 	ReleaseOf(ctx context.Context, collection, id string, version time.Time) (int64, []ClassRelease, error)

@@ -47,6 +47,9 @@ type StoredObject struct {
 	// node hands out DateAdded values that are unique and strictly increasing
 	// in microseconds, so that it serves as a stable paging cursor.
 	DateAdded time.Time
+	// Class is the id of the version's release class in the store (see
+	// ReleaseStore); 0 when the version is not classified.
+	Class int64
 }
 
 // EffectiveVersion is the version timestamp TAXII reports for the object:

@@ -278,7 +278,7 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 	}
 	where, args := filter(num, q, versions)
 
-	sql := `SELECT id, type, spec_version, version, versioned, hash, content, date_added
+	sql := `SELECT id, type, spec_version, version, versioned, hash, content, date_added, class
 		FROM objects o WHERE ` + where + ` ORDER BY date_added`
 	if q.Limit > 0 {
 		// One more than asked tells whether another page follows.
@@ -309,7 +309,7 @@ func scanObject(row pgx.CollectableRow) (tearline.StoredObject, error) {
 		hash      []byte
 		dateAdded int64
 	)
-	if err := row.Scan(&so.ID, &so.Type, &so.SpecVersion, &version, &versioned, &hash, &so.JSON, &dateAdded); err != nil {
+	if err := row.Scan(&so.ID, &so.Type, &so.SpecVersion, &version, &versioned, &hash, &so.JSON, &dateAdded, &so.Class); err != nil {
 		return so, err
 	}
 	if len(hash) != len(so.Hash) {

@@ -212,3 +212,28 @@ func (s *Store) ReleaseOf(ctx context.Context, collection, id string, version ti
 	}
 	return class, rs, nil
 }
+
+// ReleaseSubjects returns the subjects of the classes ids.
+func (s *Store) ReleaseSubjects(ctx context.Context, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, subject FROM release_classes WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("release subjects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var subject []byte
+		if err := rows.Scan(&id, &subject); err != nil {
+			return nil, fmt.Errorf("release subjects: %w", err)
+		}
+		out[id] = subject
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("release subjects: %w", err)
+	}
+	return out, nil
+}

@@ -293,7 +293,7 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 		// save the sort.
 		from = `objects o INDEXED BY objects_id`
 	}
-	query := `SELECT o.date_added, o.object_id, o.type, o.spec_version, o.version, o.versioned, o.hash, o.content
+	query := `SELECT o.date_added, o.object_id, o.type, o.spec_version, o.version, o.versioned, o.hash, o.content, o.class
 		FROM ` + from + ` WHERE ` + cond + ` ORDER BY o.date_added`
 	if q.Limit > 0 {
 		query += ` LIMIT ?`
@@ -313,7 +313,7 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 		var added, version int64
 		var versioned bool
 		var hash []byte
-		if err := rows.Scan(&added, &so.ID, &so.Type, &so.SpecVersion, &version, &versioned, &hash, &so.JSON); err != nil {
+		if err := rows.Scan(&added, &so.ID, &so.Type, &so.SpecVersion, &version, &versioned, &hash, &so.JSON, &so.Class); err != nil {
 			return page, fmt.Errorf("query objects: %w", err)
 		}
 		so.DateAdded = time.UnixMicro(added).UTC()

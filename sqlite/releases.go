@@ -225,3 +225,35 @@ func (s *Store) ReleaseOf(ctx context.Context, collection, id string, version ti
 	rs, err := scanReleases(rows)
 	return class, rs, err
 }
+
+// ReleaseSubjects returns the subjects of the classes ids.
+func (s *Store) ReleaseSubjects(ctx context.Context, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT id, subject FROM release_classes WHERE id IN (?`+strings.Repeat(`, ?`, len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("release subjects: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var subject []byte
+			if err := rows.Scan(&id, &subject); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("release subjects: %w", err)
+			}
+			out[id] = subject
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("release subjects: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("release subjects: %w", err)
+		}
+	}
+	return out, nil
+}

@@ -61,6 +61,20 @@ func RunReleases(t *testing.T, open ReleaseOpener) {
 		t.Fatalf("ReleaseClasses = %v; want A with 3 objects and B with 1 (the unclassified object in none)", counts)
 	}
 	a, b := ids[`{"class":"A"}`], ids[`{"class":"B"}`]
+	page, err := s.Objects(ctx, tearline.ObjectQuery{Collection: "c", Version: tearline.VersionFilter{All: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantClass := map[string]int64{id("indicator", 1): a, id("indicator", 2): b, id("indicator", 3): a, id("indicator", 4): 0, id("indicator", 5): a}
+	for _, o := range page.Objects {
+		if o.Class != wantClass[o.ID] {
+			t.Errorf("Objects: %s has class %d; want %d", o.ID, o.Class, wantClass[o.ID])
+		}
+	}
+	subjects, err := s.ReleaseSubjects(ctx, []int64{a, b, 999999})
+	if err != nil || len(subjects) != 2 || string(subjects[a]) != `{"class":"A"}` || string(subjects[b]) != `{"class":"B"}` {
+		t.Errorf("ReleaseSubjects = %d subjects, %v; want A and B, and nothing for an unknown id", len(subjects), err)
+	}
 
 	size := func() uint64 {
 		t.Helper()

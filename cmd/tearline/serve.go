@@ -492,9 +492,10 @@ func (partnersRead) Access(ctx context.Context, p taxii.Principal, c tearline.Co
 // releaseVisibility shows a partner the object versions the release engine
 // allows it to receive, now.
 type releaseVisibility struct {
-	store  store
-	rel    *releasing
-	holder string
+	store   store
+	rel     *releasing
+	holder  string
+	classes *classDecider
 }
 
 func newReleaseVisibility(n *node.Node, s store) (*releaseVisibility, error) {
@@ -502,29 +503,21 @@ func newReleaseVisibility(n *node.Node, s store) (*releaseVisibility, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &releaseVisibility{store: s, rel: rel, holder: n.Config.Node.Partner}, nil
+	return &releaseVisibility{store: s, rel: rel, holder: n.Config.Node.Partner, classes: newClassDecider(s)}, nil
 }
 
 func (v *releaseVisibility) Visible(ctx context.Context, p taxii.Principal, c tearline.Collection, objs []tearline.StoredObject) ([]bool, error) {
-	out := make([]bool, len(objs))
 	if p.Kind != taxii.Partner {
-		return out, nil
+		return make([]bool, len(objs)), nil
 	}
 	now := time.Now().UTC()
 	rc := v.rel.recipient(p.ID, now)
 	defs := label.Definitions{}
-	for i := range objs {
-		if objs[i].Type == "marking-definition" {
-			// A marking definition would reveal that something carries
-			// its label; partners get them with what they label, in
-			// envelopes, not here.
-			continue
-		}
+	return v.classes.visible(ctx, objs, v.rel.engine, rc, func(i int) (bool, error) {
 		subject, _, err := subjectFor(ctx, v.store, c.ID, objs[i].JSON, v.holder, defs)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		out[i] = v.rel.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}) == tearline.Allow
-	}
-	return out, nil
+		return v.rel.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}) == tearline.Allow, nil
+	})
 }

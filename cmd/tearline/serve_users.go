@@ -73,10 +73,11 @@ func (g grantAccess) Access(ctx context.Context, p taxii.Principal, c tearline.C
 // who is disabled or gone between authentication and this check sees
 // nothing.
 type userVisibility struct {
-	store  store
-	users  tearline.UserStore
-	rel    *releasing
-	holder string
+	store   store
+	users   tearline.UserStore
+	rel     *releasing
+	holder  string
+	classes *classDecider
 }
 
 func (v *userVisibility) Visible(ctx context.Context, p taxii.Principal, c tearline.Collection, objs []tearline.StoredObject) ([]bool, error) {
@@ -97,19 +98,13 @@ func (v *userVisibility) Visible(ctx context.Context, p taxii.Principal, c tearl
 	rc := access.Recipient(&u)
 	now := time.Now().UTC()
 	defs := label.Definitions{}
-	for i := range objs {
-		if objs[i].Type == "marking-definition" {
-			// Marking definitions are public label vocabulary, but only
-			// what they label shows them; they are not listed alone.
-			continue
-		}
+	return v.classes.visible(ctx, objs, v.rel.engine, rc, func(i int) (bool, error) {
 		subject, _, err := subjectFor(ctx, v.store, c.ID, objs[i].JSON, v.holder, defs)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		out[i] = v.rel.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}) == tearline.Allow
-	}
-	return out, nil
+		return v.rel.engine.Verdict(&policy.Request{Subject: subject, Recipient: rc, Action: tearline.Release, Time: now}) == tearline.Allow, nil
+	})
 }
 
 // newUserServer is the HTTPS server of the node's own users: TAXII with
@@ -136,7 +131,7 @@ func newUserServer(n *node.Node, s store, logger *slog.Logger) (*http.Server, er
 		Store:         s,
 		Authenticator: userAuth{users: us, now: time.Now},
 		Authorizer:    grantAccess{users: us},
-		Visibility:    &userVisibility{store: s, users: us, rel: rel, holder: n.Config.Node.Partner},
+		Visibility:    &userVisibility{store: s, users: us, rel: rel, holder: n.Config.Node.Partner, classes: newClassDecider(s)},
 		CursorKey:     key,
 		Classify:      rel.classifier(),
 		Challenge:     `Bearer realm="tearline", Basic realm="tearline"`,

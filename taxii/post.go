@@ -246,6 +246,12 @@ type recorder struct {
 	results []tearline.PutResult
 }
 
+// Objects lets ingest read the marking definitions already stored, so that
+// posted objects referring to them are labelled (and checked) by them.
+func (r *recorder) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.ObjectPage, error) {
+	return r.store.Objects(ctx, q)
+}
+
 func (r *recorder) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
 	res, err := r.store.PutObjects(ctx, collection, objs)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/sqlite"
 	"github.com/tearline/tearline/stix"
 )
@@ -788,5 +789,42 @@ func TestPostBanner(t *testing.T) {
 	}
 	if after <= before {
 		t.Errorf("collection count %d -> %d after a banner POST", before, after)
+	}
+}
+
+// TestPostLabelsFromStoredDefinitions: an object posted after the marking
+// definitions it refers to were stored is labelled by them (and so
+// classified and checked by them), not left unlabelled.
+func TestPostLabelsFromStoredDefinitions(t *testing.T) {
+	var got []string
+	n := newNode(t, func(c *Config) {
+		c.Classify = func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error) {
+			got = append(got, obj.ID+" "+l.Policy+" "+l.Classification)
+			return []byte(l.Policy + " " + l.Classification), nil
+		}
+	})
+	l, err := label.Parse("GBR SECRET//REL TO USA, GBR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, refs, err := label.ToMarkings(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []string
+	for _, d := range defs {
+		ds = append(ds, string(d))
+	}
+	if w := n.do(t, "POST", objectsPath(collA), "carol-token", `{"objects":[`+strings.Join(ds, ",")+`]}`); w.Code != 202 {
+		t.Fatalf("POST definitions = %d %s", w.Code, w.Body)
+	}
+	quoted, _ := json.Marshal(refs)
+	obj := strings.TrimSuffix(identity(5, "labelled later", t0), "}") + `,"object_marking_refs":` + string(quoted) + `}`
+	w := n.do(t, "POST", objectsPath(collA), "carol-token", `{"objects":[`+obj+`]}`)
+	if st := decode[statusResource](t, w); w.Code != 202 || st.SuccessCount != 1 {
+		t.Fatalf("POST object = %d %s", w.Code, w.Body)
+	}
+	if want := identityID(5) + " GBR SECRET"; !slices.Contains(got, want) {
+		t.Errorf("classified %q; want %q: the label read from the stored definitions", got, want)
 	}
 }

@@ -335,10 +335,17 @@ func benchServer(n *node.Node, s store, view string) (string, func(), error) {
 			return "", nil, err
 		}
 	}
+	rel, err := nodeReleasing(n)
+	if err != nil {
+		return "", nil, err
+	}
 	key := make([]byte, 32)
 	rand.Read(key)
+	// Posted objects are classified as serve classifies them, so that the
+	// release view decides them by class.
 	h, err := taxii.New(taxii.Config{Store: s, Authenticator: tlsPartners{pins: pins}, Authorizer: benchAccess{}, Visibility: vis,
-		CursorKey: key, Title: "Tearline node " + n.Config.Node.Partner, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		CursorKey: key, Classify: rel.classifier(), Statuses: statusStoreOf(s),
+		Title: "Tearline node " + n.Config.Node.Partner, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return "", nil, err
 	}

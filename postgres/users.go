@@ -213,3 +213,33 @@ func (s *Store) Status(ctx context.Context, id string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// SetCollectionBanner sets the default label of a collection (by id); an
+// empty banner removes it.
+func (s *Store) SetCollectionBanner(ctx context.Context, collection, banner string) error {
+	var err error
+	if banner == "" {
+		_, err = s.pool.Exec(ctx, `DELETE FROM collection_banners WHERE collection = $1`, collection)
+	} else {
+		_, err = s.pool.Exec(ctx, `INSERT INTO collection_banners (collection, banner) VALUES ($1, $2)
+			ON CONFLICT (collection) DO UPDATE SET banner = excluded.banner`, collection, banner)
+	}
+	if err != nil {
+		return fmt.Errorf("collection %s banner: %w", collection, err)
+	}
+	return nil
+}
+
+// CollectionBanner returns the default label of a collection (by id), ""
+// when it has none.
+func (s *Store) CollectionBanner(ctx context.Context, collection string) (string, error) {
+	var banner string
+	err := s.pool.QueryRow(ctx, `SELECT banner FROM collection_banners WHERE collection = $1`, collection).Scan(&banner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("collection %s banner: %w", collection, err)
+	}
+	return banner, nil
+}

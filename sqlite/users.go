@@ -212,3 +212,33 @@ func (s *Store) Status(ctx context.Context, id string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// SetCollectionBanner sets the default label of a collection (by id); an
+// empty banner removes it.
+func (s *Store) SetCollectionBanner(ctx context.Context, collection, banner string) error {
+	var err error
+	if banner == "" {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM collection_banners WHERE collection = ?`, collection)
+	} else {
+		_, err = s.db.ExecContext(ctx, `INSERT INTO collection_banners (collection, banner) VALUES (?, ?)
+			ON CONFLICT (collection) DO UPDATE SET banner = excluded.banner`, collection, banner)
+	}
+	if err != nil {
+		return fmt.Errorf("collection %s banner: %w", collection, err)
+	}
+	return nil
+}
+
+// CollectionBanner returns the default label of a collection (by id), ""
+// when it has none.
+func (s *Store) CollectionBanner(ctx context.Context, collection string) (string, error) {
+	var banner string
+	err := s.db.QueryRowContext(ctx, `SELECT banner FROM collection_banners WHERE collection = ?`, collection).Scan(&banner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("collection %s banner: %w", collection, err)
+	}
+	return banner, nil
+}

@@ -16,6 +16,8 @@ type UserStore interface {
 	tearline.UserStore
 	PutStatus(ctx context.Context, id string, body []byte, expires time.Time) error
 	Status(ctx context.Context, id string) ([]byte, error)
+	SetCollectionBanner(ctx context.Context, collection, banner string) error
+	CollectionBanner(ctx context.Context, collection string) (string, error)
 }
 
 // RunUsers checks the storage of users, tokens, grants and TAXII statuses.
@@ -114,5 +116,23 @@ func RunUsers(t *testing.T, open func(t *testing.T) UserStore) {
 	}
 	if _, err := s.Status(ctx, "old"); !errors.Is(err, tearline.ErrNotFound) {
 		t.Errorf("Status(expired) = %v; want ErrNotFound", err)
+	}
+
+	if b, err := s.CollectionBanner(ctx, "c1"); err != nil || b != "" {
+		t.Errorf("CollectionBanner before any = %q, %v; want none", b, err)
+	}
+	for _, b := range []string{"GBR OFFICIAL", "GBR SECRET//REL TO USA, GBR"} {
+		if err := s.SetCollectionBanner(ctx, "c1", b); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.CollectionBanner(ctx, "c1"); err != nil || got != b {
+			t.Errorf("CollectionBanner = %q, %v; want %q", got, err, b)
+		}
+	}
+	if err := s.SetCollectionBanner(ctx, "c1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := s.CollectionBanner(ctx, "c1"); b != "" {
+		t.Errorf("CollectionBanner after clearing = %q", b)
 	}
 }

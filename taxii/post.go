@@ -70,7 +70,14 @@ func (h *Handler) postObjects(w http.ResponseWriter, r *http.Request) {
 	// as `tearline import --banner` does. Its marking definitions are
 	// stored first, so that the envelope's objects find them.
 	var marks []string
-	if banner := r.Header.Get(BannerHeader); banner != "" {
+	banner := r.Header.Get(BannerHeader)
+	if banner == "" && h.cfg.DefaultBanner != nil {
+		if banner, err = h.cfg.DefaultBanner(ctx, v.c.ID); err != nil {
+			h.writeError(w, r, fmt.Errorf("default label of %s: %w", v.c.ID, err))
+			return
+		}
+	}
+	if banner != "" {
 		if marks, err = h.storeBanner(ctx, v.c.ID, banner); err != nil {
 			h.writeError(w, r, err)
 			return

@@ -87,6 +87,10 @@ type Config struct {
 	// Classify, if set, gives each posted object its release class, as
 	// ingest.Options.Classify does for imports.
 	Classify func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error)
+	// DefaultBanner, if set, gives the label (a banner) of a collection,
+	// by id, for posted objects that carry no markings and come without a
+	// BannerHeader; "" when the collection has none.
+	DefaultBanner func(ctx context.Context, collection string) (string, error)
 	// Statuses keeps POST results; defaults to a MemoryStatusStore holding
 	// each for DefaultStatusTTL.
 	Statuses StatusStore

@@ -828,3 +828,31 @@ func TestPostLabelsFromStoredDefinitions(t *testing.T) {
 		t.Errorf("classified %q; want %q: the label read from the stored definitions", got, want)
 	}
 }
+
+// TestPostCollectionBanner: a collection's default label labels posted
+// objects without markings when the request names no banner; a banner in
+// the request wins.
+func TestPostCollectionBanner(t *testing.T) {
+	got := map[string]string{}
+	n := newNode(t, func(c *Config) {
+		c.DefaultBanner = func(_ context.Context, coll string) (string, error) {
+			if coll == collA {
+				return "GBR OFFICIAL", nil
+			}
+			return "", nil
+		}
+		c.Classify = func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error) {
+			got[obj.ID] = l.Policy + " " + l.Classification
+			return []byte("x"), nil
+		}
+	})
+	if w := n.do(t, "POST", objectsPath(collA), "carol-token", `{"objects":[`+identity(11, "default", t0)+`]}`); w.Code != 202 {
+		t.Fatalf("POST = %d %s", w.Code, w.Body)
+	}
+	if w := n.do(t, "POST", objectsPath(collA), "carol-token", `{"objects":[`+identity(12, "header", t0)+`]}`, BannerHeader, "GBR SECRET//REL TO USA, GBR"); w.Code != 202 {
+		t.Fatalf("POST with a banner = %d %s", w.Code, w.Body)
+	}
+	if got[identityID(11)] != "GBR OFFICIAL" || got[identityID(12)] != "GBR SECRET" {
+		t.Errorf("labels = %v; want the collection's default for the first and the request's banner for the second", got)
+	}
+}

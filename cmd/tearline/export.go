@@ -248,6 +248,6 @@ func newCollectionCmd(e *env) *cobra.Command {
 		},
 	}
 	addDirFlag(list, &listDir)
-	cmd.AddCommand(create, list, newCollectionGrantCmd(e))
+	cmd.AddCommand(create, list, newCollectionGrantCmd(e), newCollectionLabelCmd(e))
 	return cmd
 }

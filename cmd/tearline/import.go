@@ -56,6 +56,18 @@ were rejected, 1 when the import could not finish.`,
 				return fmt.Errorf("%w (list collections with 'tearline collection list', create one with 'tearline collection create NAME')", err)
 			}
 			var marks *markings
+			if banner == "" {
+				// The collection's default label, if it has one.
+				if bs, err := bannerStoreOf(s); err == nil {
+					c, err := s.Collection(ctx, collection)
+					if err != nil {
+						return err
+					}
+					if banner, err = bs.CollectionBanner(ctx, c.ID); err != nil {
+						return err
+					}
+				}
+			}
 			if banner != "" {
 				if marks, err = bannerMarkings(banner); err != nil {
 					return usageError{fmt.Errorf("--banner: %w", err)}

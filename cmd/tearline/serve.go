@@ -143,6 +143,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		CursorKey:     key,
 		Classify:      vis.rel.classifier(),
 		Statuses:      statusStoreOf(s),
+		DefaultBanner: defaultBanner(s),
 		Title:         "Tearline node " + n.Config.Node.Partner,
 		Description:   n.Config.Node.Name,
 		Logger:        logger,

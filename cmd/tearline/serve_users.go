@@ -136,6 +136,7 @@ func newUserServer(n *node.Node, s store, logger *slog.Logger) (*http.Server, er
 		Classify:      rel.classifier(),
 		Challenge:     `Bearer realm="tearline", Basic realm="tearline"`,
 		Statuses:      statusStoreOf(s),
+		DefaultBanner: defaultBanner(s),
 		Title:         "Tearline node " + n.Config.Node.Partner + " (users)",
 		Description:   n.Config.Node.Name,
 		Logger:        logger,

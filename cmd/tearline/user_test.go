@@ -326,3 +326,30 @@ func TestUserAddRefusesBadInput(t *testing.T) {
 		t.Errorf("user token for an unknown user succeeded: %s", errs)
 	}
 }
+
+// TestCollectionLabel: a collection's default label labels imported
+// objects that carry no markings; a bad banner is refused naming the rule.
+func TestCollectionLabel(t *testing.T) {
+	dir := initNode(t)
+	if _, errs, code := run(t, "", "collection", "label", "--dir", dir, "default", "SECRET//REL TO USA//NOFORN"); code != 2 || !strings.Contains(errs, "relto-with-noforn") {
+		t.Errorf("collection label with a conflicting banner: exit %d %s", code, errs)
+	}
+	if out, errs, code := run(t, "", "collection", "label", "--dir", dir, "default", "gbr official"); code != 0 || !strings.Contains(out, "GBR OFFICIAL") {
+		t.Fatalf("collection label: exit %d %s %s", code, out, errs)
+	}
+	if out, _, _ := run(t, "", "collection", "label", "--dir", dir, "default"); !strings.Contains(out, "default: GBR OFFICIAL") {
+		t.Errorf("collection label (show) = %q", out)
+	}
+	const id = "indicator--4d5e6f70-8192-4a3b-8c4d-5e6f70819203"
+	obj := `{"type":"indicator","spec_version":"2.1","id":"` + id + `","created":"2026-10-01T00:00:00.000Z","modified":"2026-10-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '203.0.113.7']","pattern_type":"stix","valid_from":"2026-10-01T00:00:00.000Z"}`
+	if out, errs, code := run(t, obj+"\n", "import", "--dir", dir, "-"); code != 0 {
+		t.Fatalf("import: exit %d %s %s", code, out, errs)
+	}
+	out, errs, code := run(t, "", "explain", "--dir", dir, id, "--to", "GBR", "--user", "j.smith", "--clearance", "GBR:OFFICIAL")
+	if code != 0 || !strings.Contains(out, "label      GBR OFFICIAL") || !strings.Contains(out, ": ALLOW") {
+		t.Errorf("explain after importing into a labelled collection: exit %d\n%s%s", code, out, errs)
+	}
+	if out, _, _ := run(t, "", "collection", "label", "--dir", dir, "default", "--clear"); !strings.Contains(out, "removed") {
+		t.Errorf("collection label --clear = %q", out)
+	}
+}

@@ -41,6 +41,11 @@ const (
 	// KindAccessChanged: a user, token or collection grant was added,
 	// changed, disabled or revoked.
 	KindAccessChanged Kind = "access-changed"
+	// KindAlertRaised: the node raised an alert, such as a partner's split
+	// view of its audit log; the evidence is named in the details.
+	KindAlertRaised Kind = "alert-raised"
+	// KindObjectDeleted: object versions were deleted from a collection.
+	KindObjectDeleted Kind = "object-deleted"
 )
 
 var kinds = map[Kind]bool{
@@ -48,6 +53,7 @@ var kinds = map[Kind]bool{
 	KindEnvelopeSent: true, KindEnvelopeReceived: true, KindObjectViewed: true,
 	KindObjectExported: true, KindAgreementChanged: true, KindConsentGiven: true,
 	KindRecallIssued: true, KindRecallAcknowledged: true, KindKeyRotated: true, KindAccessChanged: true,
+	KindAlertRaised: true, KindObjectDeleted: true,
 }
 
 // Known reports whether k is one of the kinds above.

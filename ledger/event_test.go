@@ -57,7 +57,7 @@ func TestEventCanonical(t *testing.T) {
 
 func TestEventInvalid(t *testing.T) {
 	for name, e := range map[string]Event{
-		"kind":    {Kind: "object-deleted", Time: t0, Actor: "a"},
+		"kind":    {Kind: "object-shredded", Time: t0, Actor: "a"},
 		"time":    {Kind: KindKeyRotated, Actor: "a"},
 		"actor":   {Kind: KindKeyRotated, Time: t0},
 		"subject": {Kind: KindKeyRotated, Time: t0, Actor: "a", Subjects: []string{""}},

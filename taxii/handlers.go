@@ -206,21 +206,30 @@ func (h *Handler) writeEnvelope(w http.ResponseWriter, r *http.Request, l listin
 var lastVersion = tearline.VersionFilter{Last: true}
 
 func (h *Handler) getObjects(w http.ResponseWriter, r *http.Request) {
-	_, l, err := h.list(r, "objects", listParams, "", lastVersion)
+	v, l, err := h.list(r, "objects", listParams, "", lastVersion)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	h.writeEnvelope(w, r, l)
+	h.served(r, v, l)
 }
 
 func (h *Handler) getObject(w http.ResponseWriter, r *http.Request) {
-	_, l, err := h.list(r, "object", objectParams, r.PathValue("object"), lastVersion)
+	v, l, err := h.list(r, "object", objectParams, r.PathValue("object"), lastVersion)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	h.writeEnvelope(w, r, l)
+	h.served(r, v, l)
+}
+
+// served tells the audit what content the caller was given.
+func (h *Handler) served(r *http.Request, v *view, l listing) {
+	if h.cfg.Audit != nil && len(l.objs) > 0 {
+		h.cfg.Audit.Served(r.Context(), v.p, v.c, l.objs)
+	}
 }
 
 type manifestRecord struct {
@@ -329,6 +338,12 @@ func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 	}); err != nil {
 		h.writeError(w, r, fmt.Errorf("delete %s: %w", id, err))
 		return
+	}
+	if h.cfg.Audit != nil {
+		if err := h.cfg.Audit.Deleted(ctx, v.p, v.c, doomed); err != nil {
+			h.writeError(w, r, fmt.Errorf("record the deletion of %s: %w", id, err))
+			return
+		}
 	}
 	w.Header().Set("Content-Type", MediaType)
 	w.WriteHeader(http.StatusOK)

@@ -87,6 +87,9 @@ type Config struct {
 	// Classify, if set, gives each posted object its release class, as
 	// ingest.Options.Classify does for imports.
 	Classify func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error)
+	// Audit, if set, is told of every object content served and every
+	// deletion, for the node's audit log.
+	Audit Audit
 	// DefaultBanner, if set, gives the label (a banner) of a collection,
 	// by id, for posted objects that carry no markings and come without a
 	// BannerHeader; "" when the collection has none.
@@ -238,4 +241,14 @@ func principal(ctx context.Context) Principal {
 		return Principal{Kind: Anonymous}
 	}
 	return p
+}
+
+// Audit records what callers read and delete. Served is called after a
+// page of object content is written to the caller (not for manifests or
+// version lists, which carry no content); Deleted after versions are
+// deleted, before the response is sent: an error then fails the request
+// with a 500 (the deletion stands).
+type Audit interface {
+	Served(ctx context.Context, p Principal, c tearline.Collection, objs []tearline.StoredObject)
+	Deleted(ctx context.Context, p Principal, c tearline.Collection, objs []tearline.StoredObject) error
 }

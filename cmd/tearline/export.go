@@ -2,15 +2,21 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/ledger"
+	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/stix"
 )
 
@@ -84,12 +90,22 @@ opens it.`,
 				out = file
 			}
 			w := bufio.NewWriterSize(out, 256<<10)
-			count, err := exportObjects(cmd, s, q, w, format)
+			var ids []string
+			count, err := exportObjects(cmd, s, q, w, format, func(o tearline.StoredObject) { ids = append(ids, o.ID) })
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 			if err := w.Flush(); err != nil {
 				return fmt.Errorf("export: %w", err)
+			}
+			// An export leaves the node's control: it is recorded, object by
+			// object, before the command reports success.
+			dest := output
+			if dest == "" || dest == "-" {
+				dest = "standard output"
+			}
+			if err := e.recordExport(ctx, n, s, collection, dest, ids); err != nil {
+				return fmt.Errorf("export: written, but not recorded in the audit log: %w", err)
 			}
 			if file != nil {
 				if err := file.Close(); err != nil {
@@ -112,7 +128,39 @@ opens it.`,
 	return cmd
 }
 
-func exportObjects(cmd *cobra.Command, s store, q tearline.ObjectQuery, w *bufio.Writer, format string) (int, error) {
+// exportIDsPerEvent bounds the ids one object-exported entry names.
+const exportIDsPerEvent = 500
+
+// recordExport appends object-exported entries naming every object
+// written, in order.
+func (e *env) recordExport(ctx context.Context, n *node.Node, s store, collection, dest string, ids []string) error {
+	st, err := nodeLedger(s)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	event := func(part []string) ledger.Event {
+		return ledger.Event{Kind: ledger.KindObjectExported, Time: now, Actor: n.Config.Node.Partner + " operator",
+			Subjects: part, Details: map[string]string{"collection": collection, "to": dest, "objects": strconv.Itoa(len(part)),
+				"total": strconv.Itoa(len(ids))}}
+	}
+	evs := []ledger.Event{event(nil)} // an export of nothing is recorded too
+	if len(ids) > 0 {
+		evs = evs[:0]
+		for part := range slices.Chunk(ids, exportIDsPerEvent) {
+			evs = append(evs, event(part))
+		}
+	}
+	l := ledger.New(st)
+	for try := 0; ; try++ {
+		_, err = l.Append(ctx, evs...)
+		if !errors.Is(err, ledger.ErrConflict) || try == 4 {
+			return err
+		}
+	}
+}
+
+func exportObjects(cmd *cobra.Command, s store, q tearline.ObjectQuery, w *bufio.Writer, format string, exported func(tearline.StoredObject)) (int, error) {
 	ctx := cmd.Context()
 	if format == "bundle" {
 		fmt.Fprintf(w, `{"type":"bundle","id":"bundle--%s","objects":[`, randomUUID())
@@ -132,6 +180,7 @@ func exportObjects(cmd *cobra.Command, s store, q tearline.ObjectQuery, w *bufio
 				w.WriteByte('\n')
 			}
 			w.Write(o.JSON)
+			exported(o)
 			if format == "jsonl" {
 				w.WriteByte('\n')
 			}

@@ -102,8 +102,12 @@ type nodeServer struct {
 	checkpoint func(ctx context.Context) error
 	// releases decides the release sets: new classes, or every class.
 	releases func(ctx context.Context, all bool) error
-	node     *node.Node
-	logger   *slog.Logger
+	// audit records TAXII reads and deletions; closed when serving ends.
+	audit *taxiiAudit
+	// record appends an event to the node's audit log.
+	record func(ctx context.Context, ev ledger.Event) error
+	node   *node.Node
+	logger *slog.Logger
 }
 
 // checkpointInterval is how often the audit log is checkpointed while it
@@ -135,6 +139,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: n.Config.Log.SlogLevel()}))
+	audit := newTaxiiAudit(s, logger)
 	h, err := taxii.New(taxii.Config{
 		Store:         s,
 		Authenticator: tlsPartners{pins: pins},
@@ -144,6 +149,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		Classify:      vis.rel.classifier(),
 		Statuses:      statusStoreOf(s),
 		DefaultBanner: defaultBanner(s),
+		Audit:         audit.taxii(),
 		Title:         "Tearline node " + n.Config.Node.Partner,
 		Description:   n.Config.Node.Name,
 		Logger:        logger,
@@ -168,7 +174,19 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		w.Write([]byte("ready\n"))
 	})
 	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n}
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n, audit: audit}
+	if st, err := nodeLedger(s); err == nil {
+		log := ledger.New(st)
+		ns.record = func(ctx context.Context, ev ledger.Event) error {
+			var err error
+			for try := 0; try < 5; try++ {
+				if _, err = log.Append(ctx, ev); !errors.Is(err, ledger.ErrConflict) {
+					break
+				}
+			}
+			return err
+		}
+	}
 	if rs, err := releaseStoreOf(s); err == nil {
 		ns.releases = func(ctx context.Context, all bool) error {
 			opts := release.Options{All: all, At: time.Now().UTC(), Actor: n.Config.Node.Partner + " node", Cause: "new objects"}
@@ -348,9 +366,21 @@ func (ns *nodeServer) witnesses(ctx context.Context) {
 			if len(p.Card.Endpoints) == 0 || ctx.Err() != nil {
 				continue
 			}
-			if size, err := witnessOnce(ns.node, p.Card.Partner, ""); err != nil {
+			size, err := witnessOnce(ns.node, p.Card.Partner, "")
+			var sv *splitViewError
+			switch {
+			case errors.As(err, &sv):
+				// An alert, not just a failed witnessing: the partner
+				// shows different histories of its audit log.
+				ns.logger.Error("ALERT split view", "alert", "split-view", "partner", sv.partner, "evidence", sv.evidence, "err", sv.err)
+				if sv.new && ns.record != nil {
+					if rerr := ns.record(ctx, splitViewEvent(ns.node, sv)); rerr != nil {
+						ns.logger.Error("audit log: split view alert", "partner", sv.partner, "err", rerr)
+					}
+				}
+			case err != nil:
 				ns.logger.Error("witness", "partner", p.Card.Partner, "err", err)
-			} else {
+			default:
 				ns.logger.Debug("witnessed", "partner", p.Card.Partner, "size", size)
 			}
 		}
@@ -417,6 +447,8 @@ func (ns *nodeServer) serve(ctx context.Context, ln net.Listener) error {
 	go func() { ns.witnesses(cpCtx); cpDone <- struct{}{} }()
 	go func() { ns.releaseSets(cpCtx); cpDone <- struct{}{} }()
 	defer func() { stopCheckpoints(); <-cpDone; <-cpDone; <-cpDone }()
+	// After the server has shut down: every read answered is recorded.
+	defer ns.audit.Close()
 	select {
 	case err := <-done:
 		return err

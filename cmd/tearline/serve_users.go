@@ -110,7 +110,7 @@ func (v *userVisibility) Visible(ctx context.Context, p taxii.Principal, c tearl
 // newUserServer is the HTTPS server of the node's own users: TAXII with
 // API tokens, each user seeing what their clearance allows. The node's
 // certificate identifies the server; no client certificate is asked for.
-func newUserServer(n *node.Node, s store, logger *slog.Logger) (*http.Server, error) {
+func newUserServer(n *node.Node, s store, logger *slog.Logger) (*userServer, error) {
 	us, err := userStoreOf(s)
 	if err != nil {
 		return nil, err
@@ -127,6 +127,7 @@ func newUserServer(n *node.Node, s store, logger *slog.Logger) (*http.Server, er
 	if err != nil {
 		return nil, err
 	}
+	audit := newTaxiiAudit(s, logger)
 	h, err := taxii.New(taxii.Config{
 		Store:         s,
 		Authenticator: userAuth{users: us, now: time.Now},
@@ -137,23 +138,35 @@ func newUserServer(n *node.Node, s store, logger *slog.Logger) (*http.Server, er
 		Challenge:     `Bearer realm="tearline", Basic realm="tearline"`,
 		Statuses:      statusStoreOf(s),
 		DefaultBanner: defaultBanner(s),
+		Audit:         audit.taxii(),
 		Title:         "Tearline node " + n.Config.Node.Partner + " (users)",
 		Description:   n.Config.Node.Name,
 		Logger:        logger,
 	})
 	if err != nil {
+		audit.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, CurvePreferences: partner.CurvePreferences, Certificates: []tls.Certificate{cert}},
-		ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, nil
+		ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	return &userServer{Server: srv, audit: audit}, nil
+}
+
+// userServer is the users' HTTPS server and its audit recorder, closed
+// once the server has shut down.
+type userServer struct {
+	*http.Server
+	audit *taxiiAudit
 }
 
 // serveUsers runs the users' server on ln until ctx ends.
-func serveUsers(ctx context.Context, srv *http.Server, ln net.Listener) error {
+func serveUsers(ctx context.Context, srv *userServer, ln net.Listener) error {
+	// After the server has shut down: every read answered is recorded.
+	defer srv.audit.Close()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
 	select {

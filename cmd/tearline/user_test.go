@@ -283,8 +283,27 @@ func TestUsersSeeWhatTheirClearanceAllows(t *testing.T) {
 		t.Errorf("GET a collection no longer granted = %d; want 404 (as if it did not exist)", code)
 	}
 
+	// A deletion by a writer is recorded at once.
+	if code, _, body := u.do(t, "DELETE", path+"objects/indicator--2b3c4d5e-6f70-4a81-9b2c-3d4e5f607182/", "j.smith", ""); code != 200 {
+		t.Errorf("DELETE by a writer = %d %s", code, body)
+	}
+	out, _, _ := run(t, "", "audit", "log", "--dir", u.dir, "--kind", "object-deleted")
+	if !strings.Contains(out, "user j.smith") || !strings.Contains(out, "indicator--2b3c4d5e-6f70-4a81-9b2c-3d4e5f607182@") {
+		t.Errorf("audit log --kind object-deleted =\n%s\nwant j.smith's deletion", out)
+	}
+
 	// Statuses survive a restart; a disabled user's tokens stop at once.
+	// Stopping the server writes the reads it answered to the audit log.
 	u.restart(t)
+	out, _, _ = run(t, "", "audit", "log", "--dir", u.dir, "--kind", "object-viewed", "--object", objOfficial)
+	for _, who := range []string{"user j.smith", "user k.low"} {
+		if !strings.Contains(out, who) {
+			t.Errorf("audit log of reads of %s =\n%s\nwant %s's reads", objOfficial, out, who)
+		}
+	}
+	if strings.Contains(out, "user c.martin") {
+		t.Errorf("audit log records a read by c.martin, who was shown nothing:\n%s", out)
+	}
 	if code, _, body := u.do(t, "GET", "/tearline/status/"+st.ID+"/", "j.smith", ""); code != 200 || !strings.Contains(body, `"success_count":1`) {
 		t.Errorf("GET status after a restart = %d %s; want the stored status", code, body)
 	}
@@ -297,7 +316,7 @@ func TestUsersSeeWhatTheirClearanceAllows(t *testing.T) {
 	if code, _, _ := u.do(t, "GET", path+"objects/", "j.smith", ""); code != 401 {
 		t.Errorf("GET as a disabled user = %d; want 401", code)
 	}
-	out, _, _ := run(t, "", "user", "list", "--dir", u.dir)
+	out, _, _ = run(t, "", "user", "list", "--dir", u.dir)
 	if !strings.Contains(out, "disabled") || !strings.Contains(out, "GBR SECRET") {
 		t.Errorf("user list =\n%s", out)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,12 @@ a split view: both are kept as evidence in witnessed/, and the command fails.`,
 				return err
 			}
 			size, err := witnessOnce(n, code, endpoint)
+			var sv *splitViewError
+			if errors.As(err, &sv) && sv.new {
+				if rerr := e.recordIn(cmd.Context(), n, splitViewEvent(n, sv)); rerr != nil {
+					return errors.Join(err, rerr)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -116,9 +123,18 @@ func witnessOnce(n *node.Node, code, endpoint string) (uint64, error) {
 	cosigned, err := w.Cosign(signed, prev, proof)
 	var split *ledger.SplitView
 	if errors.As(err, &split) {
-		evidence := filepath.Join(n.Dir, "witnessed", fmt.Sprintf("%s.splitview-%s", code, time.Now().UTC().Format("20060102T150405.000000000Z")))
-		os.WriteFile(evidence, append(append(append([]byte{}, prev...), "\n\n"...), signed...), 0o600)
-		return 0, fmt.Errorf("SPLIT VIEW: %s showed this node a checkpoint that cannot extend the one it showed before (%w); evidence kept in %s", code, err, evidence)
+		// The evidence is named by its content: the same fork seen again
+		// is the same file, and raises no new alert.
+		pair := append(append(append([]byte{}, prev...), "\n\n"...), signed...)
+		sum := sha256.Sum256(pair)
+		evidence := filepath.Join(n.Dir, "witnessed", fmt.Sprintf("%s.splitview-%x", code, sum[:8]))
+		_, statErr := os.Stat(evidence)
+		if errors.Is(statErr, os.ErrNotExist) {
+			if werr := os.WriteFile(evidence, pair, 0o600); werr != nil {
+				return 0, fmt.Errorf("SPLIT VIEW of %s, and its evidence could not be kept in %s: %w", code, evidence, werr)
+			}
+		}
+		return 0, &splitViewError{partner: code, evidence: evidence, new: statErr != nil, err: err}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("witness %s: %w", code, err)
@@ -143,6 +159,26 @@ func witnessOnce(n *node.Node, code, endpoint string) (uint64, error) {
 		return cp.Size, fmt.Errorf("return the cosignature to %s: %s", code, resp.Status)
 	}
 	return cp.Size, nil
+}
+
+// splitViewError is a partner's split view: it showed this node a
+// checkpoint that cannot extend one it showed before.
+type splitViewError struct {
+	partner, evidence string
+	new               bool // the evidence was not seen before
+	err               error
+}
+
+func (e *splitViewError) Error() string {
+	return fmt.Sprintf("SPLIT VIEW: %s showed this node a checkpoint that cannot extend the one it showed before (%v); evidence kept in %s", e.partner, e.err, e.evidence)
+}
+
+func (e *splitViewError) Unwrap() error { return e.err }
+
+// splitViewEvent is the audit record of the alert.
+func splitViewEvent(n *node.Node, e *splitViewError) ledger.Event {
+	return ledger.Event{Kind: ledger.KindAlertRaised, Time: time.Now().UTC(), Actor: n.Config.Node.Partner + " witness",
+		Subjects: []string{e.partner}, Details: map[string]string{"alert": "split-view", "evidence": filepath.Base(e.evidence), "error": e.err.Error()}}
 }
 
 func partnerHTTPClient(n *node.Node, code string) (*http.Client, error) {

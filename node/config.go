@@ -70,6 +70,9 @@ type Config struct {
 	Listen string     `yaml:"listen"`
 	Log    LogConfig  `yaml:"log"`
 	Keys   KeysConfig `yaml:"keys"`
+	// Exercise, when set, makes this node an exercise node: it releases
+	// that exercise's material, and only to the exercise's participants.
+	Exercise ExerciseConfig `yaml:"exercise,omitempty"`
 	// API serves the node's own users and tools (TAXII clients with API
 	// tokens), apart from the partners' mutual-TLS listener.
 	API APIConfig `yaml:"api,omitempty"`
@@ -97,6 +100,13 @@ type MemberConfig struct {
 	Partner string `yaml:"partner"`
 	From    string `yaml:"from"`
 	Until   string `yaml:"until,omitempty"`
+}
+
+// ExerciseConfig names the exercise a node plays in and its participants
+// (partner codes, the node's own included).
+type ExerciseConfig struct {
+	Name         string   `yaml:"name,omitempty"`
+	Participants []string `yaml:"participants,omitempty"`
 }
 
 // APIConfig configures the listener for local users.
@@ -348,6 +358,21 @@ func (c *Config) validate() error {
 	}
 	if err := validateListen(c.Listen); err != nil {
 		return fieldErr("listen", err)
+	}
+	if c.Exercise.Name != "" || len(c.Exercise.Participants) > 0 {
+		if c.Exercise.Name == "" {
+			return fieldErr("exercise.name", errors.New("missing; name the exercise the participants play in"))
+		}
+		own := false
+		for _, p := range c.Exercise.Participants {
+			if err := validatePartner(p); err != nil {
+				return fieldErr("exercise.participants", err)
+			}
+			own = own || p == c.Node.Partner
+		}
+		if !own {
+			return fieldErr("exercise.participants", fmt.Errorf("list this node's own code %s among the participants", c.Node.Partner))
+		}
 	}
 	if c.API.Listen != "" {
 		if err := validateListen(c.API.Listen); err != nil {

@@ -414,3 +414,31 @@ func TestDecideAllocations(t *testing.T) {
 		t.Errorf("Decide(allow) allocates %v times; want 0", n)
 	}
 }
+
+// TestExerciseEngine: a node playing in an exercise releases that
+// exercise's material within it, and still nothing of another exercise nor
+// real material marked for one.
+func TestExerciseEngine(t *testing.T) {
+	e, err := NewExerciseEngine(testRegistry(t), testAgreements(), "STEADFAST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		label, request string
+		want           tearline.Outcome
+	}{
+		{"STEADFAST", "", tearline.Allow},
+		{"STEADFAST", "STEADFAST", tearline.Allow},
+		{"LOCKED SHIELDS", "", tearline.Deny},
+		{"STEADFAST", "LOCKED SHIELDS", tearline.Deny},
+	} {
+		req := baseRequest()
+		req.Subject.Label.Exercise, req.Exercise = c.label, c.request
+		if d := e.Decide(req); d.Outcome != c.want {
+			t.Errorf("exercise engine: Decide(label %s, request %q) = %s; want %v", c.label, c.request, fmtDecision(d), c.want)
+		}
+	}
+	if _, err := NewExerciseEngine(testRegistry(t), testAgreements(), ""); err == nil {
+		t.Error("NewExerciseEngine without a name succeeded")
+	}
+}

@@ -42,6 +42,27 @@ type Engine struct {
 	levels map[classKey]levelInfo
 
 	scratch sync.Pool // *scratch
+
+	// exercise is the exercise this engine's node plays in: the
+	// exercise of a request that names none.
+	exercise string
+}
+
+// NewExerciseEngine is NewEngine for a node that plays in exercise: its
+// requests are releases within that exercise unless they name another.
+// Material of that exercise can then be released (to the registry's
+// partners, which for an exercise node should be its participants only);
+// material of any other exercise still cannot.
+func NewExerciseEngine(reg *Registry, agreements []tearline.Agreement, exercise string) (*Engine, error) {
+	if exercise == "" {
+		return nil, errors.New("policy: an exercise engine needs the exercise's name")
+	}
+	e, err := newEngine(reg, agreements, defaultSchemes())
+	if err != nil {
+		return nil, err
+	}
+	e.exercise = exercise
+	return e, nil
 }
 
 type enginePartner struct {

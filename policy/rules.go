@@ -71,13 +71,17 @@ func (c *ctx) rules(v *cvariant, a *engineAgreement, x *explainer, part int) uin
 			}
 			x.add(ReasonRetentionPassed, "the information was to be kept only until %s; it must be deleted, not released", day(l.RetainUntil))
 		}
-		if l.Exercise != "" && l.Exercise != c.req.Exercise {
+		exercise := c.req.Exercise
+		if exercise == "" {
+			exercise = c.e.exercise
+		}
+		if l.Exercise != "" && l.Exercise != exercise {
 			if fail(sevDeny) {
 				return sev
 			}
 			where := "a real-world release"
-			if c.req.Exercise != "" {
-				where = "a release in exercise " + c.req.Exercise
+			if exercise != "" {
+				where = "a release in exercise " + exercise
 			}
 			x.add(ReasonExercise, "this is EXERCISE material of %s and never leaves it; this is %s", l.Exercise, where)
 		}

@@ -330,3 +330,56 @@ func same(a, b *tearline.ClassRelease) bool {
 	return a.Outcome == b.Outcome && a.Agreement == b.Agreement && a.Variant == b.Variant &&
 		slices.Equal(a.ConsentFrom, b.ConsentFrom) && slices.Equal(a.Reasons, b.Reasons)
 }
+
+// NewExerciseReleaser is NewReleaser for a node that plays in exercise:
+// its engine releases that exercise's material within it (see
+// policy.NewExerciseEngine), and it knows only the exercise's
+// participants, so that nothing is ever released to anyone else, even if
+// the node is pointed at a real partner. Agreement parties that are not
+// participants are dropped; an agreement left without parties is too.
+func NewExerciseReleaser(reg *policy.Registry, agreements []tearline.Agreement, holder, exercise string, participants []string) (*Releaser, error) {
+	xreg := policy.NewRegistry()
+	for _, p := range reg.Partners() {
+		if slices.Contains(participants, p.Code) {
+			if err := xreg.AddPartner(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, c := range reg.Communities() {
+		var members []tearline.Membership
+		for _, m := range c.Members {
+			if slices.Contains(participants, m.Partner) {
+				members = append(members, m)
+			}
+		}
+		c.Members = members
+		if err := xreg.AddCommunity(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, code := range participants {
+		if !xreg.Known(code) {
+			return nil, fmt.Errorf("exercise %s: participant %q is not a known partner", exercise, code)
+		}
+	}
+	var kept []tearline.Agreement
+	for _, a := range agreements {
+		var parties []string
+		for _, p := range a.Parties {
+			if xreg.Known(p) {
+				parties = append(parties, p)
+			}
+		}
+		if len(parties) == 0 {
+			continue
+		}
+		a.Parties = parties
+		kept = append(kept, a)
+	}
+	e, err := policy.NewExerciseEngine(xreg, kept, exercise)
+	if err != nil {
+		return nil, err
+	}
+	return &Releaser{Engine: e, Registry: xreg, Agreements: kept, Holder: holder, Epochs: EpochsOf(xreg)}, nil
+}

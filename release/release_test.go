@@ -370,3 +370,48 @@ func countReleasable(t *testing.T, ctx context.Context, s *sqlite.Store, rel *Re
 	}
 	return n
 }
+
+// TestExerciseReleaser: an exercise node releases its exercise's material
+// to participants only, never to a real partner outside the exercise, and
+// never material of another exercise.
+func TestExerciseReleaser(t *testing.T) {
+	all, err := policy.ExampleAgreements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewExerciseReleaser(policy.Builtin(), all, "GBR", "FIVE-NATIONS-26", []string{"GBR", "FRA", "USA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	decide := func(banner, to string) tearline.Decision {
+		t.Helper()
+		l, err := label.Parse(banner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &policy.Subject{ID: "report--1", Type: "report", Topics: []string{"counter-terrorism"}, Created: at, Label: l, Verified: true, Holder: "GBR"}
+		return r.Engine.Decide(&policy.Request{Subject: s, Recipient: r.Recipient(to, at), Action: tearline.Release, Time: at})
+	}
+	for _, c := range []struct {
+		banner, to string
+		want       tearline.Outcome
+		code       string
+	}{
+		{"GBR SECRET//REL TO GBR, FRA//EXERCISE FIVE-NATIONS-26", "FRA", tearline.Allow, policy.ReasonAllowed},
+		{"GBR SECRET//REL TO USA, GBR, FVEY//EXERCISE FIVE-NATIONS-26", "USA", tearline.Allow, policy.ReasonAllowed},
+		{"GBR SECRET//REL TO USA, GBR, FVEY//EXERCISE FIVE-NATIONS-26", "CAN", tearline.Deny, policy.ReasonUnknownRecipient},
+		{"GBR SECRET//REL TO GBR, FRA//EXERCISE LOCKED-SHIELDS", "FRA", tearline.Deny, policy.ReasonExercise},
+	} {
+		d := decide(c.banner, c.to)
+		if d.Outcome != c.want || len(d.Reasons) == 0 || d.Reasons[0].Code != c.code {
+			t.Errorf("%s to %s: %s; want %v (%s)", c.banner, c.to, brief(d), c.want, c.code)
+		}
+	}
+	if got := r.Partners(at); !slices.Equal(got, []string{"FRA", "USA"}) {
+		t.Errorf("Partners = %v; want the other participants only", got)
+	}
+	if _, err := NewExerciseReleaser(policy.Builtin(), all, "GBR", "X", []string{"GBR", "ZZZ"}); err == nil {
+		t.Error("an exercise with an unknown participant was accepted")
+	}
+}

@@ -42,6 +42,13 @@ func nodeReleasing(n *node.Node) (*releasing, error) {
 	for _, a := range current(stored) {
 		agreements = append(agreements, a.Agreement)
 	}
+	if x := n.Config.Exercise; x.Name != "" {
+		r, err := release.NewExerciseReleaser(reg, agreements, n.Config.Node.Partner, x.Name, x.Participants)
+		if err != nil {
+			return nil, err
+		}
+		return &releasing{Releaser: r, engine: r.Engine}, nil
+	}
 	return newReleasing(reg, agreements, n.Config.Node.Partner)
 }
 

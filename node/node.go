@@ -341,6 +341,32 @@ func Load(dir string) (*Node, error) {
 	return LoadWith(dir, LoadOptions{})
 }
 
+// ReadConfig reads the config of the node in dir, with environment
+// overrides, and registers its classification schemes, without opening
+// its keys: for commands that need the node's settings but not its
+// identity.
+func ReadConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	data, err := readConfigFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Config{}, fmt.Errorf("%w: %s has no %s; run `tearline init --dir %s` to create a node there", ErrNotInitialised, dir, ConfigFile, dir)
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := parseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if _, err := c.applyEnv(os.LookupEnv); err != nil {
+		return Config{}, fmt.Errorf("environment: %w", err)
+	}
+	if err := c.registerSchemes(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
 // LoadOptions are the choices LoadWith offers.
 type LoadOptions struct {
 	// Passphrase returns the passphrase of passphrase-encrypted private key

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ledger"
+	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/policy"
 	"github.com/tearline/tearline/release"
 )
@@ -42,14 +43,28 @@ every version it was given, in the agreements/ folder of the node directory.`,
 }
 
 func newAgreementValidateCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate FILE...",
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "validate FILE... [--dir NODE]",
 		Short: "Check agreement files without adding them",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Check agreement files: their format, and that every party is a known
+partner or community (the built-in ones, and with --dir also the
+communities that node's config declares).`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			reg := policy.Builtin()
+			if dir != "" {
+				cfg, err := node.ReadConfig(dir)
+				if err != nil {
+					return err
+				}
+				if reg, err = registryOf(cfg); err != nil {
+					return err
+				}
+			}
 			failed := 0
 			for _, name := range args {
-				a, err := readAgreement(name)
+				a, err := readAgreement(name, reg)
 				if err != nil {
 					fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
 					failed++
@@ -63,11 +78,13 @@ func newAgreementValidateCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&dir, "dir", "", "also accept the communities this node's config declares")
+	return cmd
 }
 
-// readAgreement parses and validates an agreement file against the built-in
-// partners and communities.
-func readAgreement(name string) (tearline.Agreement, error) {
+// readAgreement parses and validates an agreement file against a
+// registry of partners and communities.
+func readAgreement(name string, reg *policy.Registry) (tearline.Agreement, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return tearline.Agreement{}, err
@@ -76,7 +93,7 @@ func readAgreement(name string) (tearline.Agreement, error) {
 	if err != nil {
 		return a, err
 	}
-	if err := policy.ValidateAgreement(a, policy.Builtin()); err != nil {
+	if err := policy.ValidateAgreement(a, reg); err != nil {
 		return a, err
 	}
 	return a, nil
@@ -106,7 +123,15 @@ transaction. --dry-run prints the impact and changes nothing.`,
 			if err != nil {
 				return err
 			}
-			a, err := readAgreement(args[0])
+			cfg, err := node.ReadConfig(root)
+			if err != nil {
+				return err
+			}
+			reg, err := registryOf(cfg)
+			if err != nil {
+				return err
+			}
+			a, err := readAgreement(args[0], reg)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -126,10 +151,6 @@ transaction. --dry-run prints the impact and changes nothing.`,
 				}
 				defer s.Close()
 				stored, err := loadAgreements(root)
-				if err != nil {
-					return err
-				}
-				reg, err := nodeRegistry(n)
 				if err != nil {
 					return err
 				}
@@ -253,9 +274,17 @@ func loadAgreements(root string) ([]storedAgreement, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := node.ReadConfig(root)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := registryOf(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var out []storedAgreement
 	for _, f := range files {
-		a, err := readAgreement(f)
+		a, err := readAgreement(f, reg)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (the node refuses to use an agreement it cannot read)", f, err)
 		}

@@ -211,8 +211,13 @@ func printReleases(w io.Writer, id string, class int64, releases []tearline.Clas
 // nodeRegistry is the built-in registry of partners and communities with
 // the communities the node's config declares.
 func nodeRegistry(n *node.Node) (*policy.Registry, error) {
+	return registryOf(n.Config)
+}
+
+// registryOf is the built-in registry with the communities cfg declares.
+func registryOf(cfg node.Config) (*policy.Registry, error) {
 	reg := policy.Builtin()
-	for i, c := range n.Config.Communities {
+	for i, c := range cfg.Communities {
 		community := tearline.Community{Code: c.Code, Name: c.Name}
 		for j, m := range c.Members {
 			from, err := configDate(m.From)

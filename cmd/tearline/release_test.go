@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -109,5 +110,37 @@ func TestConfigCommunities(t *testing.T) {
 	n.Config.Communities[0].Members[1] = node.MemberConfig{Partner: "ZZZ", From: "2024-01-01"}
 	if _, err := nodeRegistry(n); err == nil || !strings.Contains(err.Error(), "not a known partner") {
 		t.Errorf("nodeRegistry(unknown member) = %v; want an error naming the unknown partner", err)
+	}
+}
+
+// TestAgreementWithConfigCommunity: an agreement may name a community the
+// node's config declares as a party; release decisions then follow its
+// memberships.
+func TestAgreementWithConfigCommunity(t *testing.T) {
+	dir := initNode(t)
+	f, err := os.OpenFile(filepath.Join(dir, "tearline.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("communities:\n  - code: NORDIC\n    name: Nordic liaison group\n    members:\n      - {partner: NOR, from: \"2015-01-01\"}\n      - {partner: SWE, from: \"2015-01-01\"}\n")
+	f.Close()
+	agreement := filepath.Join(t.TempDir(), "nordic.yaml")
+	os.WriteFile(agreement, []byte("id: gbr-nordic\nversion: 1\ntitle: UK-Nordic exchange\nparties: [GBR, NORDIC]\nvalid_from: 2020-01-01\nceilings:\n  GBR: SECRET\nthird_party_rule: true\n"), 0o644)
+	if _, errs, code := run(t, "", "agreement", "validate", agreement); code == 0 || !strings.Contains(errs, "NORDIC") {
+		t.Errorf("agreement validate without the node: exit %d %s; want NORDIC refused as unknown", code, errs)
+	}
+	if out, errs, code := run(t, "", "agreement", "validate", "--dir", dir, agreement); code != 0 {
+		t.Errorf("agreement validate --dir: exit %d %s %s", code, out, errs)
+	}
+	if out, errs, code := run(t, "", "agreement", "add", "--dir", dir, agreement); code != 0 {
+		t.Fatalf("agreement add: exit %d %s %s", code, out, errs)
+	}
+	const id = "indicator--5e6f7081-92a3-4b4c-9d5e-6f708192a3b4"
+	if _, errs, code := run(t, labelledIndicator(t, id, "GBR SECRET//REL TO GBR, NORDIC"), "import", "--dir", dir, "-"); code != 0 {
+		t.Fatal(errs)
+	}
+	out, errs, code := run(t, "", "explain", "--dir", dir, id, "--to", "SWE", "--at", "2026-11-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, ": ALLOW") || !strings.Contains(out, "gbr-nordic@1") {
+		t.Errorf("explain to SWE under the Nordic agreement: exit %d\n%s%s", code, out, errs)
 	}
 }

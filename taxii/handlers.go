@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -188,19 +189,37 @@ func setDateHeaders(w http.ResponseWriter, objs []tearline.StoredObject) {
 	w.Header().Set("X-TAXII-Date-Added-Last", timestamp(objs[len(objs)-1].DateAdded))
 }
 
-type envelope struct {
-	More    bool              `json:"more"`
-	Next    string            `json:"next,omitempty"`
-	Objects []json.RawMessage `json:"objects,omitempty"`
-}
-
 func (h *Handler) writeEnvelope(w http.ResponseWriter, r *http.Request, l listing) {
-	env := envelope{More: l.more, Next: l.next}
+	// Written by hand: the objects are stored compact, and encoding/json
+	// would scan every one of them again to compact it.
+	size := 64 + len(l.next)
 	for _, o := range l.objs {
-		env.Objects = append(env.Objects, json.RawMessage(o.JSON))
+		size += len(o.JSON) + 1
 	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"more":`...)
+	b = strconv.AppendBool(b, l.more)
+	if l.next != "" {
+		b = append(b, `,"next":`...)
+		b = strconv.AppendQuote(b, l.next)
+	}
+	if len(l.objs) > 0 {
+		b = append(b, `,"objects":[`...)
+		for i, o := range l.objs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, o.JSON...)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, "}\n"...)
 	setDateHeaders(w, l.objs)
-	h.writeJSON(w, r, http.StatusOK, env)
+	w.Header().Set("Content-Type", MediaType)
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(b)
+	}
 }
 
 var lastVersion = tearline.VersionFilter{Last: true}

@@ -154,8 +154,8 @@ func HashKind(algorithm string) (Kind, bool) {
 //     HKEY_LOCAL_MACHINE), because Windows compares keys without case.
 //   - file-name, mutex: as given, byte for byte.
 type Observable struct {
-	Kind  Kind
-	Value string
+	Kind  Kind   `json:"kind"`
+	Value string `json:"value"`
 }
 
 func (o Observable) String() string { return o.Kind.String() + ":" + o.Value }

@@ -40,10 +40,12 @@ Scenarios:
   release   time to recompute the release sets of N stored objects after
             an agreement change.
   taxii     the TAXII server over mutual TLS: POST and paging throughput,
-            page latency, and many concurrent clients.`,
+            page latency, and many concurrent clients.
+  analytics the early-warning index: build time for a million
+            observables, lookups per second, sighting-to-alert latency.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e), newBenchReleaseCmd(e), newBenchTAXIICmd(e))
+	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e), newBenchReleaseCmd(e), newBenchTAXIICmd(e), newBenchAnalyticsCmd(e))
 	return cmd
 }
 

@@ -129,6 +129,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newExplainCmd(e),
 		newReleaseCmd(e),
 		newUserCmd(e),
+		newMatchCmd(e),
 		newKeysCmd(e),
 		newPartnerCmd(e),
 		newServeCmd(e),

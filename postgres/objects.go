@@ -27,6 +27,12 @@ import (
 // so that, once it holds the lock, its statements see everything the previous
 // writer committed.
 func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
+	return s.putObjects(ctx, collection, objs, nil)
+}
+
+// putObjects is PutObjects; within, if set, runs in the transaction before
+// it commits (see Receive).
+func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearline.Object, within func(pgx.Tx, []tearline.PutResult) error) ([]tearline.PutResult, error) {
 	versions := make([]int64, len(objs))
 	for i, o := range objs {
 		v, err := checkObject(o)
@@ -46,7 +52,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
-	if len(objs) == 0 {
+	if len(objs) == 0 && within == nil {
 		return []tearline.PutResult{}, nil
 	}
 	if _, err := tx.Exec(ctx, "SELECT FROM clock FOR UPDATE"); err != nil {
@@ -57,8 +63,14 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
 	}
 	results, added := classify(objs, versions, stored)
-	if len(added) == 0 {
+	if len(added) == 0 && within == nil {
 		return results, nil // nothing to write; the rollback only releases the lock
+	}
+	if len(added) == 0 {
+		if err := within(tx, results); err != nil {
+			return nil, err
+		}
+		return results, tx.Commit(ctx)
 	}
 
 	// Hand out one microsecond per added object, never behind the wall clock
@@ -94,6 +106,14 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("put objects into %q: copy: %w", collection, err)
+	}
+	if err := enqueueAdded(ctx, tx, num, first, last); err != nil { // federation outboxes
+		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
+	}
+	if within != nil {
+		if err := within(tx, results); err != nil {
+			return nil, err
+		}
 	}
 	// The audit entry commits with the objects it records, or neither.
 	var collID string

@@ -137,6 +137,11 @@ func (s *Store) ApplyReleases(ctx context.Context, ch tearline.ReleaseChange) er
 		return fmt.Errorf("apply releases: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	if anyReleasable(ch.Set) { // federation outboxes: see outboxLock
+		if err := lockOutbox(ctx, tx); err != nil {
+			return fmt.Errorf("apply releases: %w", err)
+		}
+	}
 	if len(ch.Set) > 0 {
 		n := len(ch.Set)
 		classes, partners, agreements, variants := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
@@ -163,6 +168,9 @@ func (s *Store) ApplyReleases(ctx context.Context, ch tearline.ReleaseChange) er
 			WHERE r.class = d.class AND r.partner = d.partner`, classes, partners); err != nil {
 			return fmt.Errorf("apply releases: %w", err)
 		}
+	}
+	if err := enqueueReleased(ctx, tx, ch.Set); err != nil {
+		return fmt.Errorf("apply releases: %w", err)
 	}
 	if len(ch.Decided) > 0 {
 		if _, err := tx.Exec(ctx, `UPDATE release_classes SET decided = $1 WHERE id = ANY($2)`, ch.Time.UnixMicro(), ch.Decided); err != nil {

@@ -45,6 +45,12 @@ type stored struct {
 // that SQLite grants to one writer at a time, against the versions already
 // stored for the batch's ids; the insert then needs no conflict handling.
 func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
+	return s.putObjects(ctx, collection, objs, nil)
+}
+
+// putObjects is PutObjects; within, if set, runs in the transaction before
+// it commits (see Receive).
+func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearline.Object, within func(*sql.Tx, []tearline.PutResult) error) ([]tearline.PutResult, error) {
 	results := make([]tearline.PutResult, len(objs))
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -59,6 +65,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	if err := tx.QueryRowContext(ctx, `SELECT last FROM clock`).Scan(&last); err != nil {
 		return nil, fmt.Errorf("put objects: read clock: %w", err)
 	}
+	clockBefore := last // the batch's date_added values follow it
 	keys := make([]int64, len(objs))
 	for i, o := range objs {
 		keys[i] = idKey(o.ID)
@@ -143,6 +150,14 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE clock SET last = ?`, last); err != nil {
 		return nil, fmt.Errorf("put objects: write clock: %w", err)
+	}
+	if err := enqueueAdded(ctx, tx, clockBefore, last); err != nil { // federation outboxes
+		return nil, fmt.Errorf("put objects: %w", err)
+	}
+	if within != nil {
+		if err := within(tx, results); err != nil {
+			return nil, err
+		}
 	}
 	if len(rows) > 0 {
 		// The audit entry commits with the objects it records, or neither.

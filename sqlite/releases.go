@@ -174,6 +174,9 @@ func (s *Store) ApplyReleases(ctx context.Context, ch tearline.ReleaseChange) er
 			return fmt.Errorf("apply releases: %w", err)
 		}
 	}
+	if err := enqueueReleased(ctx, tx, ch.Set); err != nil { // federation outboxes
+		return fmt.Errorf("apply releases: %w", err)
+	}
 	decided, err := tx.PrepareContext(ctx, `UPDATE release_classes SET decided = ? WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("apply releases: %w", err)

@@ -42,10 +42,12 @@ Scenarios:
   taxii     the TAXII server over mutual TLS: POST and paging throughput,
             page latency, and many concurrent clients.
   analytics the early-warning index: build time for a million
-            observables, lookups per second, sighting-to-alert latency.`,
+            observables, lookups per second, sighting-to-alert latency.
+  federation two nodes over mutual TLS: objects/s over one link, and
+            publish-to-visible latency, p50 and p99.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e), newBenchReleaseCmd(e), newBenchTAXIICmd(e), newBenchAnalyticsCmd(e))
+	cmd.AddCommand(newBenchImportCmd(e), newBenchDecideCmd(e), newBenchEnvelopeCmd(e), newBenchLedgerCmd(e), newBenchReleaseCmd(e), newBenchTAXIICmd(e), newBenchAnalyticsCmd(e), newBenchFederationCmd(e))
 	return cmd
 }
 

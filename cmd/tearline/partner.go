@@ -132,7 +132,7 @@ func newPartnerListCmd(e *env) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "list [--dir DIR]",
-		Short: "List pinned partners with their card fingerprints",
+		Short: "List pinned partners with their card fingerprints and the state of their links",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := e.loadNode(dir)
@@ -153,7 +153,10 @@ func newPartnerListCmd(e *env) *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Card.Partner, p.Card.Name, p.Card.SigningKey.ID,
 					p.Card.Issued.Format(time.RFC3339), p.Fingerprint)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return printLinks(cmd.Context(), e.stdout, n) // federation link state (serve_federation.go)
 		},
 	}
 	addDirFlag(cmd, &dir)

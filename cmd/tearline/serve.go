@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/federation"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
@@ -108,6 +109,8 @@ type nodeServer struct {
 	record func(ctx context.Context, ev ledger.Event) error
 	node   *node.Node
 	logger *slog.Logger
+	// federation keeps the links with partner nodes (serve_federation.go).
+	federation *federation.Node
 }
 
 // checkpointInterval is how often the audit log is checkpointed while it
@@ -164,6 +167,10 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		mountLedger(mux, ledger.New(st), st, auth, logger)
 		mountCosignatures(mux, n, ledger.New(st), st, auth, logger)
 	}
+	fed, err := newFederation(mux, n, s, vis.rel, pins, logger)
+	if err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Count(r.Context(), ""); err != nil {
@@ -175,6 +182,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	})
 	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n, audit: audit}
+	ns.federation = fed
 	if st, err := nodeLedger(s); err == nil {
 		log := ledger.New(st)
 		ns.record = func(ctx context.Context, ev ledger.Event) error {
@@ -447,6 +455,9 @@ func (ns *nodeServer) serve(ctx context.Context, ln net.Listener) error {
 	go func() { ns.witnesses(cpCtx); cpDone <- struct{}{} }()
 	go func() { ns.releaseSets(cpCtx); cpDone <- struct{}{} }()
 	defer func() { stopCheckpoints(); <-cpDone; <-cpDone; <-cpDone }()
+	fedDone := make(chan struct{})
+	go func() { ns.runFederation(cpCtx); close(fedDone) }()
+	defer func() { stopCheckpoints(); <-fedDone }()
 	// After the server has shut down: every read answered is recorded.
 	defer ns.audit.Close()
 	select {

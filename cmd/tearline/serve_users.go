@@ -149,6 +149,7 @@ func newUserServer(n *node.Node, s store, logger *slog.Logger) (*userServer, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
+	mountConsole(mux, n, s, us, rel, logger)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, CurvePreferences: partner.CurvePreferences, Certificates: []tls.Certificate{cert}},

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tearline/tearline/fuzzseed"
+	"github.com/tearline/tearline/policy"
 )
 
 func TestBuiltinScenarios(t *testing.T) {
@@ -27,25 +28,32 @@ func TestBuiltinScenarios(t *testing.T) {
 				switch {
 				case in.Publish != nil:
 					kinds["publish"] = true
-				case in.Request != nil:
-					kinds["request"] = true
-				case in.Approve != nil:
-					kinds["approve"] = true
-				case in.Deny != nil:
-					kinds["deny"] = true
-				case in.Recall != nil:
-					kinds["recall"] = true
+				case in.Sight != nil:
+					kinds["sight"] = true
 				case in.Partition != nil:
 					kinds["partition"] = true
 				case in.Heal != nil:
 					kinds["heal"] = true
+				case in.Kill != nil:
+					kinds["kill"] = true
+				case in.Restart != nil:
+					kinds["restart"] = true
 				case in.Join != nil:
 					kinds["join"] = true
 				}
 			}
-			for _, k := range []string{"publish", "request", "approve", "deny", "recall", "partition", "heal", "join"} {
+			for _, k := range []string{"publish", "sight", "partition", "heal", "kill", "restart", "join"} {
 				if !kinds[k] {
 					t.Errorf("five-nations has no %s inject", k)
+				}
+			}
+			banners := ""
+			for _, p := range sc.Objects() {
+				banners += p.Banner + "\n"
+			}
+			for _, trap := range []string{"ORCON", "NOFORN", "RELIDO"} {
+				if !strings.Contains(banners, trap) {
+					t.Errorf("five-nations has no %s item", trap)
 				}
 			}
 		}
@@ -145,5 +153,27 @@ func TestScorecardHTML(t *testing.T) {
 	var j bytes.Buffer
 	if err := c.WriteJSON(&j); err != nil || !strings.Contains(j.String(), `"policy_violations"`) {
 		t.Errorf("WriteJSON = %s, %v", j.String(), err)
+	}
+}
+
+// TestBuiltinAgreements: every agreement a built-in scenario gives its
+// nodes parses.
+func TestBuiltinAgreements(t *testing.T) {
+	for _, id := range BuiltinIDs() {
+		sc, _, err := Builtin(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range sc.Agreements {
+			text := []byte(a.Inline)
+			if a.Example != "" {
+				if text, err = policy.ExampleAgreementText(a.Example); err != nil {
+					t.Fatalf("%s agreements[%d]: %v", id, i, err)
+				}
+			}
+			if _, err := policy.ParseAgreement(text); err != nil {
+				t.Errorf("%s agreements[%d]: %v", id, i, err)
+			}
+		}
 	}
 }

@@ -34,3 +34,13 @@ func ExampleAgreements() ([]tearline.Agreement, error) {
 	}
 	return out, nil
 }
+
+// ExampleAgreementText returns the text of a shipped example agreement by
+// file name ("fvey.yaml", "nato.yaml", "gbr-fra.yaml", "police.yaml").
+func ExampleAgreementText(name string) ([]byte, error) {
+	data, err := examples.ReadFile("examples/" + name)
+	if err != nil {
+		return nil, fmt.Errorf("no example agreement %q", name)
+	}
+	return data, nil
+}

@@ -5,8 +5,10 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -23,34 +25,95 @@ import (
 var sampleBundle []byte
 
 func newDemoCmd(e *env) *cobra.Command {
-	var dir string
-	var keep bool
+	var (
+		dir, report, scenario string
+		speed                 float64
+		tour, noWait          bool
+	)
 	cmd := &cobra.Command{
-		Use:   "demo [--dir DIR]",
-		Short: "Walk through a node: create it, import a sample report, read it back",
-		Long: `Create a node for the UK National Liaison Office (GBR), import a sample
-counter-terrorism report in STIX 2.1, and show what the node stored. The node
-is made in a temporary directory and removed afterwards, unless --dir names
-one (which must not hold a node yet).`,
+		Use:   "demo [--speed 60] [--dir DIR] [--report DIR] [--no-wait]",
+		Short: "Run a five-nation exercise on a real federation, and leave it running",
+		Long: `Start a real federation of nodes (the Five Eyes, France and Germany: one
+node per nation, each with its own database, keys and mutual-TLS listener on
+127.0.0.1), play the built-in counter-terrorism exercise "five-nations" on
+it with an accelerated clock, print its scorecard, then leave every node
+running and print, per nation, its TAXII endpoints and an analyst's login
+(a user name and an API token) until Ctrl-C.
+
+--tour instead walks through a single node: create it, import a sample
+report, read it back.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if dir == "" {
-				tmp, err := os.MkdirTemp("", "tearline-demo-")
+			if tour {
+				if dir == "" {
+					tmp, err := os.MkdirTemp("", "tearline-demo-")
+					if err != nil {
+						return err
+					}
+					defer os.RemoveAll(tmp)
+					dir = filepath.Join(tmp, "gbr")
+				}
+				return e.demo(ctx, dir)
+			}
+			sc, err := loadScenario(scenario)
+			if err != nil {
+				return err
+			}
+			if report == "" {
+				tmp, err := os.MkdirTemp("", "tearline-scorecard-")
 				if err != nil {
 					return err
 				}
-				if !keep {
-					defer os.RemoveAll(tmp)
-				}
-				dir = filepath.Join(tmp, "gbr")
+				report = tmp
 			}
-			return e.demo(ctx, dir)
+			card, err := e.runExercise(ctx, sc, dir, speed, report, func(f *exerciseFed) error {
+				printFederation(e.stdout, f)
+				if noWait {
+					return nil
+				}
+				fmt.Fprintf(e.stdout, "\nready: the federation keeps running; press Ctrl-C to stop it\n")
+				<-ctx.Done()
+				fmt.Fprintf(e.stdout, "stopping the nodes\n")
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if !card.Passed() {
+				return &exitError{code: 3, err: fmt.Errorf("the exercise did not pass: %d expectations missed, %d policy violations", card.Missed, len(card.Violations))}
+			}
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "make the demo node here and keep it")
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary node directory")
+	cmd.Flags().StringVar(&dir, "dir", "", "keep the nodes in this new directory (default: a temporary one, removed after)")
+	cmd.Flags().StringVar(&report, "report", "", "write the scorecard here (default: a temporary directory, kept)")
+	cmd.Flags().StringVar(&scenario, "scenario", "five-nations", "the scenario to play: a built-in name or a file")
+	cmd.Flags().Float64Var(&speed, "speed", 60, "scenario seconds per real second")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "stop the federation once the scorecard is printed")
+	cmd.Flags().BoolVar(&tour, "tour", false, "walk through a single node instead")
 	return cmd
+}
+
+// printFederation lists each nation's node: where partners and users reach
+// it, and an analyst's login.
+func printFederation(w io.Writer, f *exerciseFed) {
+	fmt.Fprintf(w, "\nThe federation (each node serves partners over mutual TLS, users with API tokens):\n")
+	for _, code := range f.sc.NationCodes() {
+		nat := f.nations[code]
+		fmt.Fprintf(w, "  %s  %s\n", code, nat.n.Config.Node.Name)
+		fmt.Fprintf(w, "       partners  https://%s/taxii2/   (pinned partner certificates only)\n", nat.addr)
+		fmt.Fprintf(w, "       users     https://%s/taxii2/   console https://%s/console/\n", nat.apiAddr, nat.apiAddr)
+		names := make([]string, 0, len(nat.tokens))
+		for name := range nat.tokens {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			fmt.Fprintf(w, "       login     %s  token %s\n", name, nat.tokens[name])
+		}
+		fmt.Fprintf(w, "       node dir  %s\n", nat.n.Dir)
+	}
 }
 
 func (e *env) demo(ctx context.Context, dir string) error {

@@ -129,13 +129,14 @@ keys and, by default, its SQLite database. Other commands find it with
 		newExplainCmd(e),
 		newReleaseCmd(e),
 		newUserCmd(e),
-		newMatchCmd(e),
 		newKeysCmd(e),
 		newPartnerCmd(e),
 		newServeCmd(e),
 		newAuditCmd(e),
 		newPullCmd(e),
 		newPushCmd(e),
+		newMatchCmd(e),
+		newExerciseCmd(e),
 	)
 	return root
 }

@@ -342,7 +342,7 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	out, errs, code := run(t, "", "demo")
+	out, errs, code := run(t, "", "demo", "--tour")
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s%s", code, out, errs)
 	}

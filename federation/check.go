@@ -71,6 +71,9 @@ const (
 	// RefusedConflict: this node holds other content under the object's
 	// id and version.
 	RefusedConflict = "duplicate-version"
+	// RefusedConsent: a consent record in the batch is malformed, forged,
+	// expired, or not given for what the sender sent with it.
+	RefusedConsent = "consent-invalid"
 )
 
 // Verdict is what the receiving checks concluded about one object of an
@@ -87,6 +90,11 @@ type Verdict struct {
 	// Originators are the originators of the information as this node
 	// records them: the label's, else the sender.
 	Originators []string
+	// Consent is set for a consent record (an object of ConsentType) that
+	// verified: it counts for the objects it covers and is not stored.
+	Consent *ParsedConsent
+	// Consents are the verified consents that counted for this object.
+	Consents []*ParsedConsent
 }
 
 // Entitled decides whether sender was entitled to send an object to self,
@@ -97,8 +105,19 @@ type Verdict struct {
 // When the label names no originator, the sender is taken as the
 // originator.
 func Entitled(r *release.Releaser, sender string, obj *tearline.Object, v *stix.Value, l tearline.Label, at time.Time) tearline.Decision {
+	return EntitledWith(r, sender, obj, v, l, at, nil)
+}
+
+// EntitledWith is Entitled with the consents that came with the object,
+// which the caller MUST have verified (VerifyConsent) and checked to be
+// given to sender for this node and this object.
+func EntitledWith(r *release.Releaser, sender string, obj *tearline.Object, v *stix.Value, l tearline.Label, at time.Time, consents []*ParsedConsent) tearline.Decision {
 	rc := r.Recipient(r.Holder, at)
-	return r.Engine.Decide(&policy.Request{Subject: release.NewSubject(obj, v, sender, l), Recipient: rc, Action: tearline.Release, Time: at})
+	s := release.NewSubject(obj, v, sender, l)
+	for _, c := range consents {
+		s.Consents = append(s.Consents, c.Policy())
+	}
+	return r.Engine.Decide(&policy.Request{Subject: s, Recipient: rc, Action: tearline.Release, Time: at})
 }
 
 // CheckBatch runs the receiving checks on each object of an envelope
@@ -106,11 +125,15 @@ func Entitled(r *release.Releaser, sender string, obj *tearline.Object, v *stix.
 // markings with the marking definitions of the batch, checks it against
 // the label bound to the object, and decides the sender's entitlement
 // (Entitled) at the time given. Marking definitions carry no label and are
-// accepted: they travel with what they label. r.Holder is this node.
-func CheckBatch(opened *envelope.Opened, r *release.Releaser, at time.Time) []Verdict {
+// accepted: they travel with what they label. Consent records (objects of
+// ConsentType) are verified against their originators' pinned cards and
+// count for the objects they cover; they are not stored. r.Holder is this
+// node.
+func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at time.Time) []Verdict {
 	sender := opened.Header.Sender
 	out := make([]Verdict, len(opened.Objects))
 	defs := label.Definitions{}
+	consents := map[string][]*ParsedConsent{}
 	for i, rec := range opened.Objects {
 		obj, v, err := parseReceived(rec)
 		if err != nil {
@@ -118,18 +141,32 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, at time.Time) []Ve
 			continue
 		}
 		out[i] = Verdict{Object: obj, Value: v}
-		if obj.Type == "marking-definition" {
+		switch obj.Type {
+		case "marking-definition":
 			if err := defs.Add(obj.JSON); err != nil {
 				out[i].Refused, out[i].Text = RefusedLabel, fmt.Sprintf("marking definition: %v", err)
 			}
+		case ConsentType:
+			c, err := carriedConsent(obj, cards, sender, r.Holder, at)
+			if err != nil {
+				out[i].Refused, out[i].Text = RefusedConsent, err.Error()
+				continue
+			}
+			out[i].Consent = c
+			consents[c.Object] = append(consents[c.Object], c)
 		}
 	}
 	labels := newLabelCache(defs)
 	entitled := entitlements{r: r, sender: sender, at: at, m: map[string]tearline.Decision{}}
 	for i, rec := range opened.Objects {
 		vd := &out[i]
-		if vd.Object == nil || vd.Object.Type == "marking-definition" {
+		if vd.Object == nil || vd.Object.Type == "marking-definition" || vd.Object.Type == ConsentType {
 			continue
+		}
+		for _, c := range consents[vd.Object.ID] {
+			if c.Covers(vd.Object.ID, objectVersion(vd.Value)) {
+				vd.Consents = append(vd.Consents, c)
+			}
 		}
 		l, hash, err := labels.read(vd.Value)
 		if err != nil {
@@ -141,7 +178,7 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, at time.Time) []Ve
 			vd.Refused, vd.Text = RefusedBinding, fmt.Sprintf("the label of %s (%s) is not the label %s bound to it", vd.Object.ID, label.Format(l), sender)
 			continue
 		}
-		d := entitled.decide(vd.Object, vd.Value, l, hash)
+		d := entitled.decide(vd.Object, vd.Value, l, hash, vd.Consents)
 		if d.Outcome != tearline.Allow {
 			code, text := "deny", ""
 			if len(d.Reasons) > 0 {
@@ -187,7 +224,11 @@ type entitlements struct {
 	m      map[string]tearline.Decision
 }
 
-func (e *entitlements) decide(obj *tearline.Object, v *stix.Value, l tearline.Label, labelHash [32]byte) tearline.Decision {
+func (e *entitlements) decide(obj *tearline.Object, v *stix.Value, l tearline.Label, labelHash [32]byte, consents []*ParsedConsent) tearline.Decision {
+	if len(consents) > 0 {
+		// Consents are per object: no other object shares the decision.
+		return EntitledWith(e.r, e.sender, obj, v, l, e.at, consents)
+	}
 	key := subjectKey(labelHash, obj.Type, v)
 	if d, ok := e.m[key]; ok {
 		return d
@@ -195,6 +236,41 @@ func (e *entitlements) decide(obj *tearline.Object, v *stix.Value, l tearline.La
 	d := Entitled(e.r, e.sender, obj, v, l, e.at)
 	e.m[key] = d
 	return d
+}
+
+// carriedConsent reads and verifies a consent record that sender sent to
+// self: signed by its originator's pinned key, in force at the time given,
+// given to sender for passing the object to self.
+func carriedConsent(obj *tearline.Object, cards Cards, sender, self string, at time.Time) (*ParsedConsent, error) {
+	if cards == nil {
+		return nil, fmt.Errorf("%w: no pinned cards to verify it with", ErrConsent)
+	}
+	c, err := consentFromObject(obj.JSON)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.Holder != sender:
+		return nil, fmt.Errorf("%w: %s's consent %s was given to %s, but %s sent it", ErrConsent, c.Originator, c.Request, c.Holder, sender)
+	case c.Recipient != self:
+		return nil, fmt.Errorf("%w: %s's consent %s is for passing %s to %s, not to %s", ErrConsent, c.Originator, c.Request, c.Object, c.Recipient, self)
+	}
+	if err := VerifyConsent(cards, c, at); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// objectVersion is an object's version: modified, else created, else zero.
+func objectVersion(v *stix.Value) time.Time {
+	for _, k := range []string{"modified", "created"} {
+		if t, ok := v.Get(k); ok && t.Kind == stix.String {
+			if at, _, err := stix.ParseTimestamp(t.Str); err == nil {
+				return at.UTC()
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // Classifier gives objects received from sender their release class on

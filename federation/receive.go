@@ -273,13 +273,22 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 		}
 		return &Receipt{After: h.After, Through: h.Through, Envelope: clip(refusal.Error())}, err
 	}
-	verdicts := CheckBatch(opened, n.cfg.Releaser, now)
+	verdicts := CheckBatch(opened, n.cfg.Releaser, n.cfg.Partners, now)
 	var lines bytes.Buffer
 	var refused []Refusal
+	var consentUses []ledger.Event
+	carried := 0
 	for i, vd := range verdicts {
 		if vd.Refused != "" {
 			refused = append(refused, Refusal{ID: objectID(vd, i), Reason: vd.Refused, Text: clip(vd.Text)})
 			continue
+		}
+		if vd.Consent != nil {
+			carried++ // counted for the objects it covers; not stored
+			continue
+		}
+		for _, c := range vd.Consents {
+			consentUses = append(consentUses, ConsentEvent(sender, "used", &c.Consent, now))
 		}
 		lines.Write(vd.Object.JSON)
 		lines.WriteByte('\n')
@@ -295,7 +304,7 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 		return nil, fmt.Errorf("batch from %s: signature: %w", sender, err)
 	}
 	w := &deliveryWriter{store: n.cfg.Store, d: d}
-	accepted := len(verdicts) - len(refused)
+	accepted := len(verdicts) - len(refused) - carried
 	d.Record = func(results []tearline.PutResult) []ledger.Event {
 		all := refused
 		for i, r := range results {
@@ -315,7 +324,8 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 		}
 		// Objects ingest refused before the write (none, when the checks
 		// above agree with it) are counted as not stored.
-		return receivedEvents(sender, h, opened.Header.Sequence, len(verdicts), added, present, accepted-len(results), all, now)
+		evs := receivedEvents(sender, h, opened.Header.Sequence, len(verdicts)-carried, added, present, accepted-len(results), all, now)
+		return append(evs, consentUses...)
 	}
 	var rejected []Refusal
 	sum, err := ingest.Stream(ctx, w, &lines, ingest.Options{

@@ -230,6 +230,33 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 		}
 	}
 	unlabelled := label.Hash(tearline.Label{})
+	// The originators' consents to pass the objects on travel with them,
+	// under the envelope's signature: the partner verifies them.
+	var consentEvents []ledger.Event
+	if cs, ok := n.cfg.Store.(mailbox.ConsentStore); ok && len(b.sent) > 0 {
+		versions := map[string][]time.Time{}
+		for _, a := range objs {
+			versions[a.entry.Object.ID] = append(versions[a.entry.Object.ID], a.entry.Object.Version)
+		}
+		kept, err := cs.ConsentsFor(ctx, code, slices.Sorted(maps.Keys(versions)))
+		if err != nil {
+			return nil, fmt.Errorf("consents for %s: %w", code, err)
+		}
+		for _, c := range kept {
+			if c.Holder != n.self || (!c.Expires.IsZero() && !now.Before(c.Expires)) ||
+				(!c.Version.IsZero() && !slices.ContainsFunc(versions[c.Object], c.Version.Equal)) {
+				continue
+			}
+			o, err := consentObject(c.Record)
+			if err != nil {
+				return nil, fmt.Errorf("consent %s: %w", c.Request, err)
+			}
+			items = append(items, envelope.Item{Object: o, LabelHash: unlabelled})
+			cc := Consent{Request: c.Request, Originator: c.Originator, Holder: c.Holder, Recipient: c.Recipient,
+				Object: c.Object, Version: c.Version, Expires: c.Expires}
+			consentEvents = append(consentEvents, ConsentEvent(n.self+" node", "passed-on", &cc, now))
+		}
+	}
 	var head []envelope.Item
 	for _, id := range slices.Sorted(maps.Keys(needed)) {
 		if o := defObjs[id]; o != nil {
@@ -250,7 +277,7 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 		if err != nil {
 			return nil, fmt.Errorf("seal batch for %s: %w", code, err)
 		}
-		events = sentEvents(n.self, code, b, withheld, now)
+		events = append(sentEvents(n.self, code, b, withheld, now), consentEvents...)
 	}
 	// Logged before it leaves: a batch that is never read is still
 	// recorded as sent.

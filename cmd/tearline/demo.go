@@ -31,7 +31,7 @@ func newDemoCmd(e *env) *cobra.Command {
 		tour, noWait          bool
 	)
 	cmd := &cobra.Command{
-		Use:   "demo [--speed 60] [--dir DIR] [--report DIR] [--no-wait]",
+		Use:   "demo [--speed 120] [--dir DIR] [--report DIR] [--no-wait]",
 		Short: "Run a five-nation exercise on a real federation, and leave it running",
 		Long: `Start a real federation of nodes (the Five Eyes, France and Germany: one
 node per nation, each with its own database, keys and mutual-TLS listener on
@@ -89,7 +89,7 @@ report, read it back.`,
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the nodes in this new directory (default: a temporary one, removed after)")
 	cmd.Flags().StringVar(&report, "report", "", "write the scorecard here (default: a temporary directory, kept)")
 	cmd.Flags().StringVar(&scenario, "scenario", "five-nations", "the scenario to play: a built-in name or a file")
-	cmd.Flags().Float64Var(&speed, "speed", 60, "scenario seconds per real second")
+	cmd.Flags().Float64Var(&speed, "speed", 120, "scenario seconds per real second")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "stop the federation once the scorecard is printed")
 	cmd.Flags().BoolVar(&tour, "tour", false, "walk through a single node instead")
 	return cmd

@@ -85,6 +85,83 @@ type Config struct {
 	// working group, an exercise cell), beside the built-in FVEY, ACGU,
 	// TEYE and NATO. Labels name them in REL TO, agreements as parties.
 	Communities []CommunityConfig `yaml:"communities,omitempty"`
+	// Alerts configures where `tearline serve` delivers early-warning
+	// alerts besides the console.
+	Alerts AlertsConfig `yaml:"alerts,omitempty"`
+}
+
+// AlertsConfig configures the delivery of early-warning alerts.
+type AlertsConfig struct {
+	// Webhooks each receive one local user's alerts, signed.
+	Webhooks []WebhookConfig `yaml:"webhooks,omitempty"`
+}
+
+// WebhookConfig is one endpoint that receives alerts (see package
+// analytics/webhook). Alerts carry partners' information, so each
+// endpoint receives exactly what one local user may see, never more.
+type WebhookConfig struct {
+	// URL is the endpoint: https, or http to a loopback address.
+	URL string `yaml:"url"`
+	// Viewer is the local user whose view the alerts are computed for:
+	// the endpoint learns what that user may see, and nothing else.
+	Viewer string `yaml:"viewer"`
+	// SecretEnv names the environment variable that holds the HMAC
+	// secret: the secret itself never belongs in the file.
+	SecretEnv string `yaml:"secret_env"`
+}
+
+var (
+	webhookViewer = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,63}$`)
+	envName       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+)
+
+// validate checks the alerts section; errors name the entry at fault.
+func (a *AlertsConfig) validate() error {
+	seen := map[[2]string]bool{}
+	for i, w := range a.Webhooks {
+		field := func(name string) string { return fmt.Sprintf("alerts.webhooks[%d].%s", i, name) }
+		u, err := url.Parse(w.URL)
+		switch {
+		case w.URL == "":
+			return fieldErr(field("url"), errors.New("missing; give the endpoint, such as https://siem.example/tearline"))
+		case err != nil || u.Host == "" || u.User != nil:
+			return fieldErr(field("url"), fmt.Errorf("%q is not an absolute URL without credentials, such as https://siem.example/tearline", w.URL))
+		case u.Scheme == "https":
+		case u.Scheme == "http":
+			if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return fieldErr(field("url"), fmt.Errorf("%q is plain http to a host that is not loopback; use https, as alerts carry partners' information", u.Redacted()))
+			}
+		default:
+			return fieldErr(field("url"), fmt.Errorf("scheme %q: want https (or http to a loopback address)", u.Scheme))
+		}
+		if w.Viewer == "" {
+			return fieldErr(field("viewer"), errors.New("missing; name the local user whose view the alerts are computed for"))
+		}
+		if !webhookViewer.MatchString(w.Viewer) {
+			return fieldErr(field("viewer"), fmt.Errorf("%q is not a user name (lowercase letters, digits and . _ @ -, up to 64)", w.Viewer))
+		}
+		if w.SecretEnv == "" {
+			return fieldErr(field("secret_env"), errors.New("missing; name the environment variable that holds the signing secret"))
+		}
+		if !envName.MatchString(w.SecretEnv) {
+			return fieldErr(field("secret_env"), fmt.Errorf("%q is not an environment variable name; give the variable's name (such as TEARLINE_WEBHOOK_SECRET), never the secret itself", shortText(w.SecretEnv)))
+		}
+		key := [2]string{w.URL, w.Viewer}
+		if seen[key] {
+			return fieldErr(field("url"), fmt.Errorf("%s already receives %s's alerts in an earlier entry", u.Redacted(), w.Viewer))
+		}
+		seen[key] = true
+	}
+	return nil
+}
+
+// shortText bounds a value quoted in an error, in case it is a secret
+// pasted into the wrong place: only its start is shown.
+func shortText(s string) string {
+	if len(s) > 8 {
+		return s[:4] + "..."
+	}
+	return s
 }
 
 // CommunityConfig declares a community and its memberships over time.
@@ -384,6 +461,9 @@ func (c *Config) validate() error {
 	}
 	if err := validateLogLevel(c.Log.Level); err != nil {
 		return fieldErr("log.level", err)
+	}
+	if err := c.Alerts.validate(); err != nil {
+		return err
 	}
 	if c.Keys.Signing == c.Keys.HPKE {
 		return fieldErr("keys.hpke", fmt.Errorf("is the same file as keys.signing (%s); each key needs its own file", c.Keys.Signing))

@@ -143,7 +143,7 @@ type NodeInfo struct {
 // turns the matching pages into an explanation that the node does not
 // offer them.
 //
-// Release requests and consent, exercises and the dashboard are further
+// Release requests and consent and exercises are further
 // sources: each will be a field here and a group of routes in routes.
 type Config struct {
 	Node       NodeInfo
@@ -154,6 +154,10 @@ type Config struct {
 	Audit      Audit
 	Agreements Agreements
 	Partners   Partners
+	// Alerts feeds the alerts page, its live stream and the dashboard;
+	// Links the dashboard's link states. Either may be nil.
+	Alerts Alerts
+	Links  Links
 
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -240,6 +244,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/objects", http.StatusSeeOther)
 	})
+	m.Handle("GET /console/home", s.authed(s.dashboard))
 	m.HandleFunc("GET /console/static/{file}", s.serveStatic)
 	m.HandleFunc("GET /console/signin", s.signinPage)
 	m.HandleFunc("POST /console/signin", s.signin)
@@ -260,7 +265,10 @@ func (s *Server) routes() {
 	m.Handle("GET /console/agreements", s.authed(s.agreementsPage))
 	m.Handle("GET /console/partners", s.authed(s.partnersPage))
 
-	// Release requests and consent, exercises and the dashboard mount
+	m.Handle("GET /console/alerts", s.authed(s.alertsPage))
+	m.Handle("GET /console/alerts/stream", s.authed(s.alertStream))
+
+	// Release requests and consent and exercises mount
 	// here, each behind s.authed or s.mutating like the pages above.
 
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
@@ -374,7 +382,7 @@ type page struct {
 }
 
 var pageFiles = []string{"signin.html", "error.html", "objects.html", "object.html", "publish.html",
-	"published.html", "audit.html", "entry.html", "agreements.html", "partners.html"}
+	"published.html", "audit.html", "entry.html", "agreements.html", "partners.html", "alerts.html", "dashboard.html"}
 
 var funcs = template.FuncMap{
 	"day": func(t time.Time) string {

@@ -63,6 +63,7 @@ seconds in which the log grew.`,
 			if err != nil {
 				return err
 			}
+			defer startAlerts(ctx, n, s, srv.logger)()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/analytics"
+	"github.com/tearline/tearline/federation"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/ledger"
@@ -58,6 +60,13 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 		Agreements: consoleAgreements{rel: rel},
 		Partners:   consolePartners{pins: partner.NewStore(n.Dir, holder)},
 		Logger:     logger,
+	}
+	if alertServiceOf(s) != nil {
+		// serve starts early warning before it builds the users' server.
+		cfg.Alerts = consoleAlerts{store: s}
+	}
+	if ls, ok := s.(federation.LinkStore); ok {
+		cfg.Links = consoleLinks{store: ls}
 	}
 	if st, err := nodeLedger(s); err == nil {
 		var keys []ed25519.PublicKey
@@ -288,6 +297,86 @@ func (p consolePartners) PartnerCards(context.Context) ([]web.PartnerCard, error
 		out = append(out, web.PartnerCard{Code: c.Partner, Name: c.Name, Fingerprint: pc.Fingerprint.String(),
 			SigningKeyID: c.SigningKey.ID, HPKEKeyID: c.HPKEKey.ID, TLSCertificateSHA256: c.TLSCertificateSHA256,
 			Endpoints: c.Endpoints, Issued: c.Issued})
+	}
+	return out, nil
+}
+
+// consoleAlerts reads the early warning that serve runs on the store (see
+// serve_alerts.go), each answer for the signed-in user's view. It is
+// looked up on every request, since the console is built before the
+// corpus is; without early warning on the store, the console says it is
+// starting.
+type consoleAlerts struct{ store store }
+
+var _ web.Alerts = consoleAlerts{}
+
+func (c consoleAlerts) view(u *tearline.User) (*analytics.Corpus, *analytics.View, error) {
+	a := alertServiceOf(c.store)
+	if a == nil {
+		return nil, nil, web.ErrAlertsStarting
+	}
+	corpus, v, err := a.viewFor(u, time.Now().UTC())
+	if errors.Is(err, errAlertsStarting) {
+		return nil, nil, web.ErrAlertsStarting
+	}
+	return corpus, v, err
+}
+
+func (c consoleAlerts) Recent(_ context.Context, u *tearline.User, limit int) ([]analytics.Alert, error) {
+	corpus, v, err := c.view(u)
+	if err != nil {
+		return nil, err
+	}
+	out, err := corpus.SightingAlerts(v)
+	if err != nil {
+		return nil, err
+	}
+	rises, err := corpus.Rises(v, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, rises...)
+	slices.SortStableFunc(out, func(a, b analytics.Alert) int { return alertTime(&b).Compare(alertTime(&a)) })
+	return out[:min(len(out), limit)], nil
+}
+
+// alertTime is when what an alert is about happened: the sighting, or
+// the alert's raising for a rise.
+func alertTime(a *analytics.Alert) time.Time {
+	if a.Sighting != nil {
+		return a.Sighting.At
+	}
+	return a.Raised
+}
+
+func (c consoleAlerts) Subscribe(_ context.Context, u *tearline.User) (*analytics.Subscription, error) {
+	corpus, v, err := c.view(u)
+	if err != nil {
+		return nil, err
+	}
+	return corpus.Subscribe(v, 64)
+}
+
+// consoleLinks reads the federation link states the store keeps.
+type consoleLinks struct{ store federation.LinkStore }
+
+var _ web.Links = consoleLinks{}
+
+func (l consoleLinks) LinkStates(ctx context.Context) ([]web.LinkState, error) {
+	states, err := federation.States(ctx, l.store)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.LinkState, 0, len(states))
+	for _, st := range states {
+		ls := web.LinkState{Partner: st.Partner, ToSend: st.OutLag, ToReceive: st.InLag, LastServed: st.LastServed, LastReceived: st.LastReceived}
+		switch {
+		case st.SendError != "" && (st.ReceiveError == "" || st.SendErrorAt.After(st.ReceiveErrorAt)):
+			ls.Error, ls.ErrorAt = "sending: "+st.SendError, st.SendErrorAt
+		case st.ReceiveError != "":
+			ls.Error, ls.ErrorAt = "receiving: "+st.ReceiveError, st.ReceiveErrorAt
+		}
+		out = append(out, ls)
 	}
 	return out, nil
 }

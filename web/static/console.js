@@ -236,9 +236,98 @@
       .catch(function (e) { report(false, 'NOT verified in this browser: ' + e.message); });
   }
 
+  // The live alert stream: server-sent events of the signed-in user's
+  // alerts, each drawn with textContent only, so that nothing in an alert
+  // (values come from partners) is ever read as markup.
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) {
+      e.className = cls;
+    }
+    if (text !== undefined) {
+      e.textContent = text;
+    }
+    return e;
+  }
+  function alertItem(a) {
+    var li = el('li', 'alert ' + a.kind);
+    li.setAttribute('data-alert', a.id);
+    var head = el('p');
+    head.append(el('strong', 'title', a.title), ' ', el('span', 'when', a.raised));
+    li.append(head);
+    if (a.source) {
+      var src = el('p', 'source', 'Seen in ');
+      src.append(el('code', '', a.source));
+      li.append(src);
+    }
+    if (a.actions) {
+      li.append(el('p', 'actions', 'Permitted actions: ' + a.actions));
+    }
+    if (a.reports && a.reports.length) {
+      var table = el('table');
+      var hr = el('tr');
+      ['Observable', 'Indicator', 'Originator', 'Label', 'Match', 'Score'].forEach(function (h) {
+        var th = el('th', '', h);
+        th.scope = 'col';
+        hr.append(th);
+      });
+      var thead = el('thead');
+      thead.append(hr);
+      table.append(thead);
+      var body = el('tbody');
+      a.reports.forEach(function (r) {
+        var tr = el('tr');
+        var obs = el('td');
+        obs.append(el('code', '', r.observable));
+        var obj = el('td');
+        obj.append(el('code', '', r.object));
+        var score = el('td', '', String(r.score) + ' ');
+        score.append(el('span', 'muted', '(' + r.basis + '; corroborated by ' + r.corroboration + ')'));
+        tr.append(obs, obj, el('td', '', r.originator), el('td', '', r.label), el('td', '', r.match), score);
+        body.append(tr);
+      });
+      table.append(body);
+      li.append(table);
+    }
+    return li;
+  }
+  function liveAlerts() {
+    var list = document.getElementById('live-alerts');
+    var status = document.getElementById('live-status');
+    if (!list || !window.EventSource) {
+      return;
+    }
+    var source = new EventSource(list.getAttribute('data-stream'));
+    source.addEventListener('open', function () {
+      list.setAttribute('data-connected', 'true');
+      if (status) {
+        status.textContent = 'Connected: new alerts appear here as they are raised.';
+      }
+    });
+    source.addEventListener('error', function () {
+      list.setAttribute('data-connected', 'false');
+      if (status) {
+        status.textContent = 'Reconnecting to the alert stream\u2026';
+      }
+    });
+    source.addEventListener('alert', function (e) {
+      var a;
+      try {
+        a = JSON.parse(e.data);
+      } catch (err) {
+        return;
+      }
+      if (list.querySelector('[data-alert="' + CSS.escape(a.id) + '"]')) {
+        return;
+      }
+      list.insertBefore(alertItem(a), list.firstChild);
+    });
+  }
+
   function start() {
     picker();
     proof();
+    liveAlerts();
   }
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', start);

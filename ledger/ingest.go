@@ -43,3 +43,11 @@ func ReleaseEvent(ch tearline.ReleaseChange) Event {
 	}
 	return Event{Kind: KindReleaseDecided, Time: ch.Time.UTC(), Actor: actor, Subjects: partners, Details: details}
 }
+
+// LabelChangeEvent records that a new version of object id came in a
+// different release class than the newest version before it: its label,
+// type, topics or originators changed, and with them what may be released.
+func LabelChangeEvent(collection, id string, fromClass, toClass int64, now time.Time) Event {
+	return Event{Kind: KindLabelChanged, Time: now.UTC(), Actor: "store", Subjects: []string{id},
+		Details: map[string]string{"collection": collection, "from-class": strconv.FormatInt(fromClass, 10), "to-class": strconv.FormatInt(toClass, 10)}}
+}

@@ -114,3 +114,10 @@ func TestReleases(t *testing.T) {
 func TestUsers(t *testing.T) {
 	storetest.RunUsers(t, func(t *testing.T) storetest.UserStore { return openStore(t) })
 }
+
+func TestLabelChanges(t *testing.T) {
+	storetest.RunLabelChanges(t, func(t *testing.T) (storetest.ReleaseStore, ledger.Storage) {
+		s := openStore(t)
+		return s, s.Ledger()
+	})
+}

@@ -98,6 +98,10 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 	if err != nil {
 		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
 	}
+	prev, err := newestStored(ctx, tx, num, objs, added)
+	if err != nil {
+		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
+	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"objects"},
 		[]string{"collection", "id", "version", "versioned", "type", "spec_version", "hash", "content", "date_added", "class"},
 		pgx.CopyFromSlice(len(added), func(j int) ([]any, error) {
@@ -124,7 +128,13 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 	for j, i := range added {
 		ids[j] = objs[i].ID
 	}
-	if _, err := ledger.New(&Ledger{s: s, tx: tx}).Append(ctx, ledger.IngestEvents(collID, ids, time.Now())...); err != nil {
+	events := ledger.IngestEvents(collID, ids, time.Now())
+	for j, i := range added {
+		if p, ok := prev[j]; ok && versions[i] > p.version && classes[j] != p.class {
+			events = append(events, ledger.LabelChangeEvent(collID, objs[i].ID, p.class, classes[j], time.Now()))
+		}
+	}
+	if _, err := ledger.New(&Ledger{s: s, tx: tx}).Append(ctx, events...); err != nil {
 		return nil, fmt.Errorf("put objects into %q: audit log: %w", collection, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -132,6 +142,42 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 	}
 	s.rememberClasses(pending)
 	return results, nil
+}
+
+// storedVersion is the newest stored version of an object and its class.
+type storedVersion struct {
+	version, class int64
+}
+
+// newestStored returns, by position in added, the newest version already
+// stored of each added object that has one, with its release class: a new
+// version in another class is a label change.
+func newestStored(ctx context.Context, tx pgx.Tx, num int32, objs []*tearline.Object, added []int) (map[int]storedVersion, error) {
+	idx := make([]int32, len(added))
+	ids := make([]string, len(added))
+	for j, i := range added {
+		idx[j], ids[j] = int32(j), objs[i].ID
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT DISTINCT ON (v.j) v.j, o.version, o.class
+		FROM unnest($2::integer[], $3::text[]) AS v (j, id)
+		JOIN objects o ON o.collection = $1 AND o.id = v.id
+		ORDER BY v.j, o.version DESC`, num, idx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up previous versions: %w", err)
+	}
+	out := make(map[int]storedVersion)
+	var (
+		j  int32
+		sv storedVersion
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&j, &sv.version, &sv.class}, func() error {
+		out[int(j)] = sv
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("look up previous versions: %w", err)
+	}
+	return out, nil
 }
 
 // checkObject rejects objects the schema cannot hold and returns the object's

@@ -97,3 +97,13 @@ func TestUsers(t *testing.T) {
 		return s
 	})
 }
+
+func TestLabelChanges(t *testing.T) {
+	storetest.RunLabelChanges(t, func(t *testing.T) (storetest.ReleaseStore, ledger.Storage) {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "node.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, s.Ledger()
+	})
+}

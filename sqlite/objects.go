@@ -37,6 +37,7 @@ func idKey(id string) int64 {
 type stored struct {
 	version int64
 	hash    [32]byte
+	class   int64 // -1 for a version added earlier in the same batch
 }
 
 // PutObjects writes a batch of object versions in one transaction.
@@ -82,6 +83,15 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 	}
 	rows := make([]row, 0, len(objs))
 	now := s.now().UnixMicro()
+	// The newest stored version of each id, for label changes.
+	prev := make([]stored, len(objs))
+	for i, o := range objs {
+		for _, h := range have[o.ID] {
+			if h.class >= 0 && (prev[i].hash == [32]byte{} || h.version > prev[i].version) {
+				prev[i] = h
+			}
+		}
+	}
 	for i, o := range objs {
 		status := tearline.Added
 		version := o.Version.UnixNano()
@@ -106,7 +116,7 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 		if !o.Versioned() {
 			version = last * 1000
 		}
-		have[o.ID] = append(have[o.ID], stored{version: version, hash: o.Hash})
+		have[o.ID] = append(have[o.ID], stored{version: version, hash: o.Hash, class: -1})
 		rows = append(rows, row{i: i, added: last, version: version})
 		results[i] = tearline.PutResult{Status: tearline.Added, DateAdded: time.UnixMicro(last).UTC()}
 	}
@@ -167,7 +177,13 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 				ids = append(ids, objs[i].ID)
 			}
 		}
-		if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, ledger.IngestEvents(collInfo.ID, ids, s.now())...); err != nil {
+		events := ledger.IngestEvents(collInfo.ID, ids, s.now())
+		for _, r := range rows {
+			if p := prev[r.i]; p.hash != [32]byte{} && r.version > p.version && classes[r.i] != p.class {
+				events = append(events, ledger.LabelChangeEvent(collInfo.ID, objs[r.i].ID, p.class, classes[r.i], s.now()))
+			}
+		}
+		if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, events...); err != nil {
 			return nil, fmt.Errorf("put objects: audit log: %w", err)
 		}
 	}
@@ -207,7 +223,7 @@ func storedVersions(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearlin
 	const chunk = 500
 	for start := 0; start < len(uniq); start += chunk {
 		part := uniq[start:min(start+chunk, len(uniq))]
-		rows, err := tx.QueryContext(ctx, `SELECT object_id, version, hash FROM objects WHERE collection = ? AND id_key IN (?`+
+		rows, err := tx.QueryContext(ctx, `SELECT object_id, version, hash, class FROM objects WHERE collection = ? AND id_key IN (?`+
 			strings.Repeat(`,?`, len(part)-1)+`)`, append([]any{coll}, part...)...)
 		if err != nil {
 			return nil, err
@@ -216,7 +232,7 @@ func storedVersions(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearlin
 			var id string
 			var st stored
 			var h []byte
-			if err := rows.Scan(&id, &st.version, &h); err != nil {
+			if err := rows.Scan(&id, &st.version, &h, &st.class); err != nil {
 				rows.Close()
 				return nil, err
 			}

@@ -163,6 +163,68 @@ func RunReleases(t *testing.T, open ReleaseOpener) {
 	}
 }
 
+// labelChanges returns the label-changed entries of the audit log from
+// index from on.
+func labelChanges(t *testing.T, st ledger.Storage, from uint64) []ledger.Event {
+	t.Helper()
+	ctx := context.Background()
+	n, err := st.Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []ledger.Event
+	for i := from; i < n; i++ {
+		data, err := st.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := ledger.DecodeEvent(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == ledger.KindLabelChanged {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// RunLabelChanges checks that a store records a label change when a new
+// version of an object arrives in another release class than the newest
+// one before it, in the write's transaction; not for a version in the same
+// class, nor for an older version arriving late.
+func RunLabelChanges(t *testing.T, open ReleaseOpener) {
+	ctx := context.Background()
+	s, st := open(t)
+	t.Cleanup(func() { s.Close() })
+	mustCollection(t, s, "c")
+	size := func() uint64 {
+		n, err := st.Size(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	versioned := func(at time.Time, content, class string) *tearline.Object {
+		o := obj(id("report", 1), at, content)
+		o.ReleaseClass = []byte(class)
+		return o
+	}
+	put(t, s, "c", versioned(base, "v1", `{"label":"SECRET"}`))
+	mark := size()
+	put(t, s, "c", versioned(base.Add(time.Hour), "v2", `{"label":"OFFICIAL"}`))
+	evs := labelChanges(t, st, mark)
+	if len(evs) != 1 || !slices.Equal(evs[0].Subjects, []string{id("report", 1)}) || evs[0].Details["from-class"] == evs[0].Details["to-class"] {
+		t.Fatalf("label-changed entries after a new version in another class = %+v; want one naming the object and both classes", evs)
+	}
+	mark = size()
+	put(t, s, "c", versioned(base.Add(2*time.Hour), "v3", `{"label":"OFFICIAL"}`))
+	put(t, s, "c", versioned(base.Add(-time.Hour), "v0", `{"label":"TOP SECRET"}`))
+	if evs := labelChanges(t, st, mark); len(evs) != 0 {
+		t.Errorf("label-changed entries for a version in the same class and a late older one = %+v; want none", evs)
+	}
+}
+
 func sameRelease(a, b tearline.ClassRelease) bool {
 	return a.Class == b.Class && a.Partner == b.Partner && a.Outcome == b.Outcome && a.Agreement == b.Agreement &&
 		a.Variant == b.Variant && slices.Equal(a.ConsentFrom, b.ConsentFrom) && slices.Equal(a.Reasons, b.Reasons)

@@ -27,6 +27,21 @@ func userStoreOf(s store) (tearline.UserStore, error) {
 	return us, nil
 }
 
+// openUsers opens the node, its store and the store's user side; the
+// caller closes the store.
+func (e *env) openUsers(ctx context.Context, dir string) (*node.Node, store, tearline.UserStore, error) {
+	n, s, err := e.openNode(ctx, dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	us, err := userStoreOf(s)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return n, s, us, nil
+}
+
 var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,63}$`)
 
 // parseClearances reads POLICY:LEVEL clearances: each grants the level and
@@ -108,7 +123,7 @@ func newUserAddCmd(e *env) *cobra.Command {
 				u.Roles = append(u.Roles, role)
 			}
 			ctx := cmd.Context()
-			n, s, err := e.openNode(ctx, dir)
+			n, s, us, err := e.openUsers(ctx, dir)
 			if err != nil {
 				return err
 			}
@@ -124,10 +139,6 @@ func newUserAddCmd(e *env) *cobra.Command {
 				if _, ok := reg.Community(c); !ok {
 					return usageError{fmt.Errorf("--community %q is not a known community", c)}
 				}
-			}
-			us, err := userStoreOf(s)
-			if err != nil {
-				return err
 			}
 			if old, err := us.User(ctx, name); err == nil {
 				u.Created, u.Disabled = old.Created, old.Disabled
@@ -184,15 +195,11 @@ func newUserListCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, s, err := e.openNode(ctx, dir)
+			_, s, us, err := e.openUsers(ctx, dir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			us, err := userStoreOf(s)
-			if err != nil {
-				return err
-			}
 			users, err := us.Users(ctx)
 			if err != nil {
 				return err
@@ -238,15 +245,11 @@ func newUserDisableCmd(e *env, disable bool) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, s, err := e.openNode(ctx, dir)
+			n, s, us, err := e.openUsers(ctx, dir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			us, err := userStoreOf(s)
-			if err != nil {
-				return err
-			}
 			u, err := us.User(ctx, args[0])
 			if err != nil {
 				return err
@@ -275,15 +278,11 @@ func newUserTokenCmd(e *env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, s, err := e.openNode(ctx, dir)
+			n, s, us, err := e.openUsers(ctx, dir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			us, err := userStoreOf(s)
-			if err != nil {
-				return err
-			}
 			u, err := us.User(ctx, args[0])
 			if err != nil {
 				return err
@@ -316,15 +315,11 @@ func newUserRevokeCmd(e *env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, s, err := e.openNode(ctx, dir)
+			n, s, us, err := e.openUsers(ctx, dir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			us, err := userStoreOf(s)
-			if err != nil {
-				return err
-			}
 			t, _, err := us.Token(ctx, args[0])
 			if err != nil {
 				return err
@@ -356,16 +351,12 @@ otherwise.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, s, err := e.openNode(ctx, dir)
+			n, s, us, err := e.openUsers(ctx, dir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			c, err := s.Collection(ctx, args[1])
-			if err != nil {
-				return err
-			}
-			us, err := userStoreOf(s)
 			if err != nil {
 				return err
 			}

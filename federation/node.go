@@ -154,6 +154,8 @@ func (n *Node) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathBatch, n.serveBatch)
 	mux.HandleFunc("POST "+PathReceipt, n.serveReceipt)
 	mux.HandleFunc("POST "+PathNotify, n.serveNotify)
+	n.mountRecall(mux)
+	n.mountConsent(mux)
 }
 
 // authenticate returns the pinned partner that made a request.
@@ -205,6 +207,7 @@ func (l *link) poke(ch chan struct{}) {
 // what is queued for it. Pinned cards are read again every PollInterval.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.stopLinks()
+	defer n.runRecalls(ctx)()
 	if err := n.refreshLinks(ctx); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/access"
 	"github.com/tearline/tearline/exercise"
+	"github.com/tearline/tearline/federation"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/node"
@@ -330,9 +331,16 @@ func (f *exerciseFed) halt(code string) error {
 
 // Close stops every node and relay.
 func (f *exerciseFed) Close() {
+	// Together: each node waits for its open connections to finish.
+	var wg sync.WaitGroup
 	for code := range f.nations {
-		f.halt(code)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.halt(code)
+		}()
 	}
+	wg.Wait()
 	for _, r := range f.relays {
 		r.close()
 	}
@@ -437,23 +445,65 @@ func (f *exerciseFed) Decide(ctx context.Context, holder, id, recipient string) 
 	return rel.engine.Decide(&policy.Request{Subject: subject, Recipient: rel.recipient(recipient, now), Action: tearline.Release, Time: now}), nil
 }
 
-// The injects below need the consent and recall workflows between nodes,
-// and key rotation with re-pinning, which exercises do not drive yet: they
-// are reported as not played, and the expectations that depend on them are
-// missed.
+// workflow is a nation's consent workflow on its running node's store.
+func (f *exerciseFed) workflow(nation string) (*federation.Workflow, error) {
+	s, n, err := f.store(nation)
+	if err != nil {
+		return nil, err
+	}
+	return consentWorkflow(n, s)
+}
 
+// Request has holder's node ask the originator of id for consent to pass
+// it to to, over the federation, and returns the request's id.
 func (f *exerciseFed) Request(ctx context.Context, holder, id, to string) (string, error) {
-	return "", exercise.ErrUnsupported
+	w, err := f.workflow(holder)
+	if err != nil {
+		return "", err
+	}
+	r, err := w.Request(ctx, id, to, "exercise "+f.sc.Exercise)
+	if err != nil {
+		return "", err
+	}
+	return r.ID, nil
 }
+
+// Approve has originator's releaser approve a request: its node signs the
+// consent and sends it to the requester's node.
 func (f *exerciseFed) Approve(ctx context.Context, originator, request string) error {
-	return exercise.ErrUnsupported
+	w, err := f.workflow(originator)
+	if err != nil {
+		return err
+	}
+	_, err = w.Approve(ctx, request, 0)
+	return err
 }
+
+// Deny has originator's releaser deny a request, with a signed denial.
 func (f *exerciseFed) Deny(ctx context.Context, originator, request string) error {
-	return exercise.ErrUnsupported
+	w, err := f.workflow(originator)
+	if err != nil {
+		return err
+	}
+	_, err = w.Deny(ctx, request, "denied in exercise "+f.sc.Exercise)
+	return err
 }
+
+// Recall recalls every version of id at its originator's node; the
+// running node delivers the notices.
 func (f *exerciseFed) Recall(ctx context.Context, originator, id string) error {
-	return exercise.ErrUnsupported
+	s, n, err := f.store(originator)
+	if err != nil {
+		return err
+	}
+	_, _, err = recallVersions(ctx, s, n, id, "recalled in exercise "+f.sc.Exercise, originator+" exercise")
+	return err
 }
+
+// The injects below need key rotation with re-pinning, which exercises do
+// not drive yet: they are reported as not played, and the expectations
+// that depend on them are missed.
+
 func (f *exerciseFed) RotateKey(ctx context.Context, nation string) error {
 	return exercise.ErrUnsupported
 }

@@ -137,6 +137,7 @@ keys and, by default, its SQLite database. Other commands find it with
 		newPushCmd(e),
 		newMatchCmd(e),
 		newExerciseCmd(e),
+		newRecallCmd(e),
 	)
 	return root
 }

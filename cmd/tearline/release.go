@@ -87,7 +87,7 @@ person, deny), the deciding agreement and the reason codes. The sets are
 decided when objects arrive and recomputed when agreements change;
 'tearline explain' gives the reasons in words for one object.`,
 	}
-	cmd.AddCommand(newReleaseRecomputeCmd(e), newReleaseShowCmd(e))
+	cmd.AddCommand(newReleaseRecomputeCmd(e), newReleaseShowCmd(e), newReleaseRequestCmd(e), newReleaseRequestsCmd(e), newReleaseApproveCmd(e), newReleaseDenyCmd(e))
 	return cmd
 }
 

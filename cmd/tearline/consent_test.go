@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/exercise"
+)
+
+// TestExerciseConsent plays testdata/consent.yaml: Canada asks the US for
+// consent to pass two US ORCON reports to the UK, the US approves one and
+// denies the other; the UK receives the first and never the second, and
+// every inject is played and every expectation met with no violation.
+func TestExerciseConsent(t *testing.T) {
+	data, err := os.ReadFile("testdata/consent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := exercise.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	e := &env{stdout: &out, stderr: &out}
+	card, err := e.runExercise(context.Background(), sc, "", 5, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range card.Events {
+		if ev.Error != "" {
+			t.Errorf("inject %d (%s %s): %s", ev.Index, ev.Kind, ev.Detail, ev.Error)
+		}
+	}
+	for _, r := range card.Results {
+		if !r.Met {
+			t.Errorf("expectation %s %s %s missed: %s", r.Kind, r.Nation, r.Object, r.Why)
+		}
+	}
+	if len(card.Violations) != 0 {
+		t.Errorf("violations: %v", card.Violations)
+	}
+	if !card.Passed() || card.Met != len(sc.Expect) {
+		t.Fatalf("consent exercise: %d met, %d missed; want all %d met\n%s", card.Met, card.Missed, len(sc.Expect), out.String())
+	}
+}
+
+// TestReleaseConsentCommands drives the commands against running nodes:
+// Canada requests, the US lists its inbox, approves one request (the UK
+// then receives the report) and denies the other (Canada's node still
+// needs the US's consent); a node that is not the originator cannot
+// approve, and an object a node does not hold cannot be asked for.
+func TestReleaseConsentCommands(t *testing.T) {
+	data, err := os.ReadFile("testdata/consent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := exercise.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f, err := newExerciseFed(ctx, sc, t.TempDir(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dir := func(code string) string { return filepath.Join(f.dir, strings.ToLower(code)) }
+	approved := exercise.ObjectID(sc.ID, "report", "cli-approved")
+	denied := exercise.ObjectID(sc.ID, "report", "cli-denied")
+	for _, id := range []string{approved, denied} {
+		if err := f.Publish(ctx, "USA", exercise.Object{ID: id, Type: "report", Name: "Source reporting",
+			Banner: "SECRET//ORCON//REL TO USA, CAN, GBR//ORIGINATOR USA"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHolds(t, f, "CAN", approved, denied)
+
+	idRE := regexp.MustCompile(`request (consent-request--[0-9a-f-]+) sent to USA`)
+	request := func(id, note string) string {
+		t.Helper()
+		out, errs, code := run(t, "", "release", "request", id, "--to", "gbr", "--note", note, "--dir", dir("CAN"))
+		m := idRE.FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Fatalf("release request %s: exit %d\n%s%s", id, code, out, errs)
+		}
+		return m[1]
+	}
+	yes, no := request(approved, "for the joint brief"), request(denied, "for the joint brief")
+
+	out, errs, code := run(t, "", "release", "requests", "--dir", dir("USA"))
+	if code != 0 || !strings.Contains(out, "INBOX (requests to this node, as originator): 2") || strings.Count(out, "pending") != 2 ||
+		!strings.Contains(out, yes) || !strings.Contains(out, "for the joint brief") {
+		t.Fatalf("release requests (USA): exit %d; want both requests pending in the inbox\n%s%s", code, out, errs)
+	}
+	if out, errs, code := run(t, "", "release", "approve", yes, "--dir", dir("CAN")); code == 0 || !strings.Contains(out+errs, "not found") {
+		t.Errorf("release approve on CAN, not the originator: exit %d; want it refused, not found\n%s%s", code, out, errs)
+	}
+	if out, errs, code := run(t, "", "release", "approve", yes, "--expires", "24h", "--dir", dir("USA")); code != 0 || !strings.Contains(out, "approved") {
+		t.Fatalf("release approve: exit %d\n%s%s", code, out, errs)
+	}
+	if out, errs, code := run(t, "", "release", "deny", no, "--reason", "the source would be exposed", "--dir", dir("USA")); code != 0 || !strings.Contains(out, "denied") {
+		t.Fatalf("release deny: exit %d\n%s%s", code, out, errs)
+	}
+	waitHolds(t, f, "GBR", approved)
+
+	out, errs, code = run(t, "", "release", "requests", "--dir", dir("CAN"))
+	if code != 0 || !strings.Contains(out, "OUTBOX (requests of this node, as holder): 2") || !strings.Contains(out, "approved") ||
+		!strings.Contains(out, "denied") || !strings.Contains(out, "the source would be exposed") {
+		t.Fatalf("release requests (CAN): exit %d; want one approved, one denied with the reason\n%s%s", code, out, errs)
+	}
+	d, err := f.Decide(ctx, "CAN", denied, "GBR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Outcome != tearline.NeedsConsent {
+		t.Errorf("CAN's decision for the denied report to GBR = %s; want needs consent", d.Outcome)
+	}
+	if held, err := f.Holds(ctx, "GBR", denied); err != nil || held {
+		t.Errorf("GBR holds the report whose passing on the US denied (%v)", err)
+	}
+	// GBR holds the report from CAN, not from the US, which never
+	// released it to GBR: the US refuses GBR's request.
+	if out, errs, code := run(t, "", "release", "request", approved, "--to", "AUS", "--dir", dir("GBR")); code == 0 || !strings.Contains(errs, "has not released") {
+		t.Errorf("release request by GBR for a report the US never released to it: exit %d; want refused by the US\n%s%s", code, out, errs)
+	}
+	notHeld := exercise.ObjectID(sc.ID, "report", "never-published")
+	if out, errs, code := run(t, "", "release", "request", notHeld, "--to", "GBR", "--dir", dir("CAN")); code == 0 || !strings.Contains(errs, "does not hold") {
+		t.Errorf("release request for an object CAN does not hold: exit %d; want refused\n%s%s", code, out, errs)
+	}
+}
+
+// waitHolds waits until nation's node holds every object.
+func waitHolds(t *testing.T, f *exerciseFed, nation string, ids ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range ids {
+		for {
+			held, err := f.Holds(context.Background(), nation, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if held {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not hold %s after 30 s", nation, id)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}

@@ -143,8 +143,8 @@ type NodeInfo struct {
 // turns the matching pages into an explanation that the node does not
 // offer them.
 //
-// Release requests and consent and exercises are further
-// sources: each will be a field here and a group of routes in routes.
+// Release requests and consent are a further source to come: a field here
+// and a group of routes in routes.
 type Config struct {
 	Node       NodeInfo
 	Users      Users
@@ -158,6 +158,9 @@ type Config struct {
 	// Links the dashboard's link states. Either may be nil.
 	Alerts Alerts
 	Links  Links
+	// Exercises runs the exercises the exercises page starts; nil turns
+	// the page into an explanation that the node offers none.
+	Exercises Exercises
 
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -182,6 +185,8 @@ type Server struct {
 	// previewKey binds a publication to the preview the user saw (see
 	// previewDigest); it lives as long as the process, like the sessions.
 	previewKey []byte
+	// exercises are the runs started from the exercises page.
+	exercises exerciseRuns
 }
 
 // New builds the console. It fails when a required source is missing.
@@ -268,8 +273,15 @@ func (s *Server) routes() {
 	m.Handle("GET /console/alerts", s.authed(s.alertsPage))
 	m.Handle("GET /console/alerts/stream", s.authed(s.alertStream))
 
-	// Release requests and consent and exercises mount
-	// here, each behind s.authed or s.mutating like the pages above.
+	m.Handle("GET /console/exercises", s.authed(s.exercisesPage))
+	m.Handle("POST /console/exercises", s.authed(s.startExercisePost))
+	m.Handle("GET /console/exercises/{run}", s.authed(s.exercisePage))
+	m.Handle("GET /console/exercises/{run}/status", s.authed(s.exerciseStatusJSON))
+	m.Handle("GET /console/exercises/{run}/scorecard", s.authed(s.exerciseScorecard))
+	m.Handle("GET /console/exercises/{run}/scorecard.json", s.authed(s.exerciseScorecardJSON))
+
+	// Release requests and consent mount here, behind s.authed or
+	// s.mutating like the pages above.
 
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, errNotFound)
@@ -382,7 +394,8 @@ type page struct {
 }
 
 var pageFiles = []string{"signin.html", "error.html", "objects.html", "object.html", "publish.html",
-	"published.html", "audit.html", "entry.html", "agreements.html", "partners.html", "alerts.html", "dashboard.html"}
+	"published.html", "audit.html", "entry.html", "agreements.html", "partners.html", "alerts.html", "dashboard.html",
+	"exercises.html", "exercises-run.html"}
 
 var funcs = template.FuncMap{
 	"day": func(t time.Time) string {

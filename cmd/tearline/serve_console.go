@@ -59,6 +59,7 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 		Publisher:  &consolePublisher{store: s, rel: rel},
 		Agreements: consoleAgreements{rel: rel},
 		Partners:   consolePartners{pins: partner.NewStore(n.Dir, holder)},
+		Exercises:  consoleExercises{speed: consoleExerciseSpeed},
 		Logger:     logger,
 	}
 	if alertServiceOf(s) != nil {

@@ -324,10 +324,78 @@
     });
   }
 
+  // A running exercise: poll its status once a second, append the new
+  // lines of its log (as text only) and, with the verdict, link to the
+  // scorecard. The page without script shows the same on reload.
+  function liveExercise() {
+    var box = document.getElementById('exercise-result');
+    var log = document.getElementById('exercise-log');
+    if (!box || !log || box.getAttribute('data-done') === 'true') {
+      return;
+    }
+    var from = parseInt(box.getAttribute('data-from'), 10) || 0;
+    var failures = 0;
+    function show(st) {
+      st.lines.forEach(function (line) {
+        log.append(el('li', '', line));
+      });
+      from = st.from + st.lines.length;
+      box.setAttribute('data-from', String(from));
+      if (!st.done) {
+        return false;
+      }
+      box.textContent = '';
+      box.setAttribute('data-done', 'true');
+      if (st.verdict) {
+        var p = el('p');
+        var v = el('strong', 'verdict ' + st.verdict, st.verdict);
+        v.id = 'verdict';
+        v.setAttribute('data-verdict', st.verdict);
+        var sum = el('span', '', st.summary);
+        sum.id = 'summary';
+        p.append(v, ' ', sum);
+        var links = el('p');
+        var a = el('a', '', 'Open the scorecard');
+        a.id = 'scorecard-link';
+        a.href = st.scorecard;
+        var j = el('a', '', 'as JSON');
+        j.href = st.scorecard + '.json';
+        links.append(a, ' \u00b7 ', j);
+        box.append(p, links);
+      } else {
+        var e = el('p', 'error', st.error || 'The run did not finish.');
+        e.id = 'exercise-error';
+        box.append(e);
+      }
+      return true;
+    }
+    function poll() {
+      fetch(box.getAttribute('data-status') + '?from=' + from, {credentials: 'same-origin'})
+        .then(function (r) {
+          if (!r.ok) {
+            throw new Error('the node answered ' + r.status);
+          }
+          return r.json();
+        })
+        .then(function (st) {
+          failures = 0;
+          if (!show(st)) {
+            setTimeout(poll, 1000);
+          }
+        })
+        .catch(function () {
+          failures++;
+          setTimeout(poll, Math.min(30000, 1000 * Math.pow(2, failures)));
+        });
+    }
+    poll();
+  }
+
   function start() {
     picker();
     proof();
     liveAlerts();
+    liveExercise();
   }
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', start);

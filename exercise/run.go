@@ -117,7 +117,7 @@ func Run(ctx context.Context, sc *Scenario, f Federation, opts Options) (*Scorec
 	}
 	// Wait for open expectations, within their deadlines and the grace.
 	end := time.Now().Add(opts.Grace)
-	for time.Now().Before(end) && !r.settled() {
+	for time.Now().Before(end) && !r.settled(ctx) {
 		if err := sleep(ctx, opts.Poll); err != nil {
 			return nil, err
 		}
@@ -303,8 +303,18 @@ func (r *runner) observe(ctx context.Context) error {
 }
 
 // settled reports that every receive expectation is met or past its
-// deadline.
-func (r *runner) settled() bool {
+// deadline, and that no node a recalled object must be purged from still
+// holds it (the notices travel after the recall inject; the grace bounds
+// the wait).
+func (r *runner) settled(ctx context.Context) bool {
+	for _, e := range r.sc.Expect {
+		if e.Purged == nil || !r.recalled[e.Purged.Object] {
+			continue
+		}
+		if held, err := r.f.Holds(ctx, e.Purged.Node, r.ids[e.Purged.Object]); err == nil && held {
+			return false
+		}
+	}
 	for _, e := range r.sc.Expect {
 		if e.Receive == nil {
 			continue

@@ -40,9 +40,17 @@ func TestBuiltinScenarios(t *testing.T) {
 					kinds["restart"] = true
 				case in.Join != nil:
 					kinds["join"] = true
+				case in.Request != nil:
+					kinds["request"] = true
+				case in.Approve != nil:
+					kinds["approve"] = true
+				case in.Deny != nil:
+					kinds["deny"] = true
+				case in.Recall != nil:
+					kinds["recall"] = true
 				}
 			}
-			for _, k := range []string{"publish", "sight", "partition", "heal", "kill", "restart", "join"} {
+			for _, k := range []string{"publish", "sight", "partition", "heal", "kill", "restart", "join", "request", "approve", "deny", "recall"} {
 				if !kinds[k] {
 					t.Errorf("five-nations has no %s inject", k)
 				}

@@ -109,7 +109,7 @@ func checkScorecardInBrowser(t *testing.T, page, verdict string) {
 func TestDemoFiveNations(t *testing.T) {
 	report := t.TempDir()
 	out, errs, code := run(t, "", "demo", "--no-wait", "--report", report)
-	if code != 0 || !strings.Contains(out, "PASSED: 40 expectations met, 0 missed, 0 policy violations") {
+	if code != 0 || !strings.Contains(out, "PASSED: 48 expectations met, 0 missed, 0 policy violations") {
 		t.Fatalf("demo: exit %d\n%s%s", code, out, errs)
 	}
 	for _, want := range []string{"partners  https://127.0.0.1:", "console https://127.0.0.1:", "login     analyst  token tl_"} {

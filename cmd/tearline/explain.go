@@ -122,6 +122,36 @@ func loadSubject(ctx context.Context, s store, collection, id, holder string) (*
 	if len(page.Objects) == 0 {
 		return nil, "", fmt.Errorf("no object %s in collection %q: %w", id, collection, tearline.ErrNotFound)
 	}
+	// The stored release class is what the release sets were decided on:
+	// it also holds what the object's JSON does not, such as the partner
+	// that sent it (its originator unless the label names one) and the
+	// consents on record.
+	if rs, ok := s.(tearline.ReleaseStore); ok && page.Objects[0].Class != 0 {
+		subjects, err := rs.ReleaseSubjects(ctx, []int64{page.Objects[0].Class})
+		if err != nil {
+			return nil, "", err
+		}
+		if data, ok := subjects[page.Objects[0].Class]; ok {
+			if subject, err := release.Subject(data); err == nil {
+				subject.ID = id
+				// The class keeps the start of the creation time's
+				// membership epoch, which decides alike; the reasons
+				// name the object's own creation time.
+				if _, v, err := stix.Parse(page.Objects[0].JSON); err == nil {
+					if c, ok := v.Get("created"); ok {
+						if t, _, err := stix.ParseTimestamp(c.Str); err == nil {
+							subject.Created = t
+						}
+					}
+				}
+				banner := label.Format(subject.Label)
+				if subject.Label.Policy == "" && subject.Label.TLP == tearline.TLPNone {
+					banner = "no label"
+				}
+				return subject, banner, nil
+			}
+		}
+	}
 	defs := label.Definitions{}
 	return subjectFor(ctx, s, collection, page.Objects[0].JSON, holder, defs)
 }

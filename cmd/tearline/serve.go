@@ -36,7 +36,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var dir, listen string
 	cmd := &cobra.Command{
 		Use:   "serve [--listen HOST:PORT]",
-		Short: "Serve TAXII 2.1 to pinned partners over mutual TLS",
+		Short: "Run the node: federation and TAXII 2.1 for partners, TAXII and the console for users",
 		Long: `Serve the node's collections over TAXII 2.1 on the listen address of the
 config (or --listen), over TLS 1.3 with hybrid post-quantum key exchange.
 Every caller is a pinned partner, identified by its TLS certificate; a
@@ -45,9 +45,20 @@ exactly the object versions that the release engine allows it to receive
 under the node's agreements: an object it may not see does not exist for
 it. Partners read; they do not write through TAXII.
 
+The same listener carries the federation with partner nodes whose cards
+name endpoints: each partner's outbox is filled from the release sets and
+pulled in batches sealed to it, consent requests and recalls travel both
+ways, and every link's state shows in 'tearline partner list'.
+
+With api.listen in the config, a second listener serves the node's own
+users: TAXII 2.1 with API tokens, each user seeing what the release engine
+allows their clearance, and the analysts' console under /console/.
+
 GET /healthz answers when the process runs, /readyz when the database does.
 While it runs, the node signs a checkpoint of its audit log every few
-seconds in which the log grew.`,
+seconds in which the log grew, witnesses its partners' logs every minute,
+keeps the release sets current, and keeps the early-warning correlation
+current, sending alerts to the configured webhooks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -203,9 +203,13 @@ func (r *runner) play(ctx context.Context, i int, in *Inject) Event {
 	case in.Request != nil:
 		q := in.Request
 		ev.Kind, ev.Nation, ev.Detail = "request", q.By, fmt.Sprintf("%s to %s (%s)", q.Object, q.To, q.Name)
-		var id string
-		if id, err = r.f.Request(ctx, q.By, r.ids[q.Object], q.To); err == nil {
-			r.requests[q.Name] = id
+		// A holder asks about what it holds: wait, within the grace, for
+		// the object to reach it if it is still on its way.
+		if err = r.waitHeld(ctx, q.By, q.Object); err == nil {
+			var id string
+			if id, err = r.f.Request(ctx, q.By, r.ids[q.Object], q.To); err == nil {
+				r.requests[q.Name] = id
+			}
 		}
 	case in.Approve != nil:
 		ev.Kind, ev.Nation, ev.Detail = "approve", in.Approve.By, in.Approve.Request
@@ -259,6 +263,30 @@ func (r *runner) play(ctx context.Context, i int, in *Inject) Event {
 		ev.Unsupported = errors.Is(err, ErrUnsupported)
 	}
 	return ev
+}
+
+// waitHeld waits until nation's node holds the named object, for at most
+// the grace period.
+func (r *runner) waitHeld(ctx context.Context, nation, name string) error {
+	end := time.Now().Add(r.opts.Grace)
+	for {
+		held, err := r.f.Holds(ctx, nation, r.ids[name])
+		if err == nil && held {
+			return nil
+		}
+		if time.Now().After(end) {
+			if err == nil {
+				err = fmt.Errorf("%s does not hold %s", nation, name)
+			}
+			return err
+		}
+		if err := sleep(ctx, r.opts.Poll); err != nil {
+			return err
+		}
+		if err := r.observe(ctx); err != nil {
+			return err
+		}
+	}
 }
 
 func (r *runner) decision(ctx context.Context, d *Decision, do func(context.Context, string, string) error) error {

@@ -108,7 +108,7 @@ func checkScorecardInBrowser(t *testing.T, page, verdict string) {
 // then the nodes' addresses and logins printed.
 func TestDemoFiveNations(t *testing.T) {
 	report := t.TempDir()
-	out, errs, code := run(t, "", "demo", "--no-wait", "--report", report)
+	out, errs, code := run(t, "", "demo", "--no-wait", "--speed", "60", "--report", report)
 	if code != 0 || !strings.Contains(out, "PASSED: 48 expectations met, 0 missed, 0 policy violations") {
 		t.Fatalf("demo: exit %d\n%s%s", code, out, errs)
 	}

@@ -50,11 +50,13 @@ type exNation struct {
 	apiAddr string // its users' listener (TAXII with tokens, the console)
 	// tokens are the API tokens of the node's exercise users, by name.
 	tokens map[string]string
-	mu     sync.Mutex
-	s      store
-	stop   context.CancelFunc
-	done   chan error
-	alive  bool
+	// ln and uln hold the chosen ports until the node first serves.
+	ln, uln net.Listener
+	mu      sync.Mutex
+	s       store
+	stop    context.CancelFunc
+	done    chan error
+	alive   bool
 }
 
 // newExerciseFed creates and starts the federation in dir.
@@ -71,20 +73,23 @@ func newExerciseFed(ctx context.Context, sc *exercise.Scenario, dir string, logw
 			return nil, err
 		}
 		addr := ln.Addr().String()
-		ln.Close()
 		uln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			ln.Close()
 			return nil, err
 		}
 		apiAddr := uln.Addr().String()
-		uln.Close()
+		// The listeners stay open until the node serves on them, so that
+		// no other process takes their ports meanwhile.
+		f.nations[nat.Code] = &exNation{code: nat.Code, n: n, addr: addr, apiAddr: apiAddr, tokens: map[string]string{}, ln: ln, uln: uln}
 		if err := writeExerciseConfig(n.Dir, sc, codes, addr, apiAddr); err != nil {
+			f.Close()
 			return nil, err
 		}
-		if n, err = node.Load(n.Dir); err != nil {
+		if f.nations[nat.Code].n, err = node.Load(n.Dir); err != nil {
+			f.Close()
 			return nil, err
 		}
-		f.nations[nat.Code] = &exNation{code: nat.Code, n: n, addr: addr, apiAddr: apiAddr, tokens: map[string]string{}}
 	}
 	// A relay per direction, and each node pins every other's card with
 	// the endpoint of its own relay to it.
@@ -278,28 +283,29 @@ func (f *exerciseFed) start(ctx context.Context, code string) error {
 		s.Close()
 		return err
 	}
-	var ln net.Listener
-	for try := 0; ; try++ {
-		if ln, err = net.Listen("tcp", nat.addr); err == nil || try == 50 {
-			break
+	// The first start serves on the listeners opened when the ports were
+	// chosen; a restart listens again on the same addresses.
+	ln, uln := nat.ln, nat.uln
+	nat.ln, nat.uln = nil, nil
+	if ln == nil {
+		if ln, err = relisten(nat.addr); err != nil {
+			s.Close()
+			return fmt.Errorf("%s: %w", code, err)
 		}
-		time.Sleep(20 * time.Millisecond) // the port of a node just stopped
 	}
-	if err != nil {
-		s.Close()
-		return fmt.Errorf("%s: listen on %s: %w", code, nat.addr, err)
+	if uln == nil {
+		if uln, err = relisten(nat.apiAddr); err != nil {
+			ln.Close()
+			s.Close()
+			return fmt.Errorf("%s: %w", code, err)
+		}
 	}
 	users, err := newUserServer(nat.n, s, srv.logger)
 	if err != nil {
 		ln.Close()
+		uln.Close()
 		s.Close()
 		return err
-	}
-	uln, err := net.Listen("tcp", nat.apiAddr)
-	if err != nil {
-		ln.Close()
-		s.Close()
-		return fmt.Errorf("%s: listen on %s: %w", code, nat.apiAddr, err)
 	}
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
@@ -312,6 +318,20 @@ func (f *exerciseFed) start(ctx context.Context, code string) error {
 	}()
 	nat.s, nat.stop, nat.done, nat.alive = s, stop, done, true
 	return nil
+}
+
+// relisten listens again on the address of a node that just stopped,
+// retrying for a second while the port is released.
+func relisten(addr string) (net.Listener, error) {
+	var err error
+	for try := 0; try < 50; try++ {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			return ln, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("listen on %s: %w", addr, err)
 }
 
 // halt stops a nation's node.
@@ -341,6 +361,14 @@ func (f *exerciseFed) Close() {
 		}()
 	}
 	wg.Wait()
+	for _, nat := range f.nations {
+		if nat.ln != nil {
+			nat.ln.Close()
+		}
+		if nat.uln != nil {
+			nat.uln.Close()
+		}
+	}
 	for _, r := range f.relays {
 		r.close()
 	}

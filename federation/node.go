@@ -53,6 +53,12 @@ type Config struct {
 	// Collection receives what partners send.
 	Collection string
 	Logger     *slog.Logger
+	// Hubs are the pinned partners that are community hubs (see hub.go):
+	// a partner whose card names a hub's endpoint is reached through that
+	// hub. Via names the hub for a partner explicitly. Hubs get no link of
+	// their own.
+	Hubs []string
+	Via  map[string]string
 
 	// Tuning; zero values take the defaults in brackets.
 	MaxBatch      int           // entries per batch [2000]
@@ -177,9 +183,12 @@ func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (string, boo
 type link struct {
 	code     string
 	endpoint string
-	client   *http.Client
-	cancel   context.CancelFunc
-	done     chan struct{}
+	// hub, if set, is the hub the partner is reached through; endpoint and
+	// client are then the hub's.
+	hub    string
+	client *http.Client
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	wake   chan struct{} // a notification arrived, or Sync asks
 	notify chan struct{} // the outbox head grew
@@ -239,17 +248,30 @@ func (n *Node) refreshLinks(ctx context.Context) error {
 		return err
 	}
 	want := map[string]string{}
+	routes, hubs := n.hubRoutes(pinned)
+	hubEndpoint := map[string]string{}
 	for _, p := range pinned {
-		if p.Card.Partner == n.self || len(p.Card.Endpoints) == 0 {
-			continue
+		if hubs[p.Card.Partner] && len(p.Card.Endpoints) > 0 {
+			hubEndpoint[p.Card.Partner] = strings.TrimRight(p.Card.Endpoints[0], "/")
 		}
-		want[p.Card.Partner] = strings.TrimRight(p.Card.Endpoints[0], "/")
+	}
+	for _, p := range pinned {
+		code := p.Card.Partner
+		switch {
+		case code == n.self || hubs[code]:
+		case routes[code] != "":
+			if ep := hubEndpoint[routes[code]]; ep != "" {
+				want[code] = ep
+			}
+		case len(p.Card.Endpoints) > 0:
+			want[code] = strings.TrimRight(p.Card.Endpoints[0], "/")
+		}
 	}
 	// Links are stopped outside the lock: their goroutines take it.
 	var stale []*link
 	n.mu.Lock()
 	for code, l := range n.links {
-		if ep, ok := want[code]; !ok || ep != l.endpoint {
+		if ep, ok := want[code]; !ok || ep != l.endpoint || routes[code] != l.hub {
 			stale = append(stale, l)
 			delete(n.links, code)
 		}
@@ -265,13 +287,17 @@ func (n *Node) refreshLinks(ctx context.Context) error {
 		if n.links[code] != nil {
 			continue
 		}
-		cfg, err := partner.ClientConfig(n.cfg.TLS, code)
+		peer := code
+		if routes[code] != "" {
+			peer = routes[code] // the TLS peer is the hub
+		}
+		cfg, err := partner.ClientConfig(n.cfg.TLS, peer)
 		if err != nil {
 			n.log.Error("link", "partner", code, "err", err)
 			continue
 		}
 		lctx, cancel := context.WithCancel(ctx)
-		l := &link{code: code, endpoint: ep, cancel: cancel, done: make(chan struct{}),
+		l := &link{code: code, endpoint: ep, hub: routes[code], cancel: cancel, done: make(chan struct{}),
 			wake: make(chan struct{}, 1), notify: make(chan struct{}, 1),
 			persisted: map[mailbox.Direction]string{}, known: map[mailbox.Direction]bool{},
 			client: &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 2,

@@ -169,7 +169,7 @@ func (n *Node) fetch(ctx context.Context, l *link, after, acked uint64) fetched 
 	q := BatchQuery{After: after, Limit: n.cfg.MaxBatch, Acked: acked}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.endpoint+PathBatch+"?"+q.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, batchURL(l, q), nil)
 	if err != nil {
 		f.err = err
 		return f
@@ -202,6 +202,12 @@ func (n *Node) fetch(ctx context.Context, l *link, after, acked uint64) fetched 
 	if f.data, err = io.ReadAll(io.LimitReader(resp.Body, maxEnvelope+1)); err != nil {
 		f.err = fmt.Errorf("pull from %s: %w", l.code, err)
 		return f
+	}
+	if l.hub != "" && len(f.data) <= maxEnvelope {
+		if err := n.checkRelayed(l.code, resp.Header, f.h, f.data); err != nil {
+			f.err = fmt.Errorf("pull from %s through hub %s: %w", l.code, l.hub, err)
+			return f
+		}
 	}
 	switch {
 	case len(f.data) > maxEnvelope:
@@ -460,6 +466,11 @@ func (n *Node) report(ctx context.Context, l *link, r *Receipt) {
 }
 
 func (n *Node) sendReceipt(ctx context.Context, l *link, r *Receipt) error {
+	if l.hub != "" {
+		// Receipts name objects, which a hub must not learn; the refusals
+		// are in this node's audit log.
+		return nil
+	}
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err

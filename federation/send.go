@@ -479,6 +479,9 @@ func (n *Node) notifyLoop(ctx context.Context, l *link) {
 }
 
 func (n *Node) sendNotify(ctx context.Context, l *link, head uint64) error {
+	if l.hub != "" {
+		return n.pushToHub(ctx, l) // the partner pulls from the hub
+	}
 	body, err := json.Marshal(Notify{Head: head})
 	if err != nil {
 		return err

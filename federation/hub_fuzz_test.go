@@ -1,0 +1,42 @@
+package federation
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"testing"
+
+	"github.com/tearline/tearline/envelope"
+	"github.com/tearline/tearline/fuzzseed"
+)
+
+// FuzzParseRangeSeal: a seal read from a hub's answer never panics the
+// parser, what it accepts has the exact length of a key id and an Ed25519
+// signature, and it never verifies a range its key did not sign.
+func FuzzParseRangeSeal(f *testing.F) {
+	fuzzseed.Require(f)
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, seal []byte) {
+		keyID, sig, err := ParseRangeSeal(seal)
+		if err != nil {
+			return
+		}
+		if len(seal) != 1+len(keyID)+ed25519.SignatureSize || len(sig) != ed25519.SignatureSize || keyID == "" {
+			t.Fatalf("ParseRangeSeal(%x) = %q, %d-byte signature", seal, keyID, len(sig))
+		}
+		h := BatchHeader{After: 1, Through: 2}
+		if ed25519.Verify(pub, rangeDigest("GBR", "USA", h, []byte("body")), sig) {
+			t.Fatalf("a fuzzed seal %x verifies", seal)
+		}
+		// A real seal round-trips.
+		real, err := sealRange(envelope.Signer{Code: "GBR", KeyID: keyID, Key: priv}, "USA", h, []byte("body"))
+		if err != nil {
+			return
+		}
+		if id, s, err := ParseRangeSeal(real); err != nil || id != keyID || !bytes.Equal(s, ed25519.Sign(priv, rangeDigest("GBR", "USA", h, []byte("body")))) {
+			t.Fatalf("ParseRangeSeal(sealRange) = %q, %v", id, err)
+		}
+	})
+}

@@ -1,0 +1,276 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/node"
+	"github.com/tearline/tearline/partner"
+	"github.com/tearline/tearline/sqlite"
+)
+
+// testHub is a hub node: its keys and certificate, its SQLite mailbox,
+// served over mutual TLS on 127.0.0.1.
+type testHub struct {
+	code, dir, addr string
+	node            *node.Node
+	store           *sqlite.Store
+	hub             *Hub
+	srv             *http.Server
+	// mode plays a dishonest hub: 0 relays faithfully, 1 flips a byte of
+	// each envelope, 2 changes each range's withheld count.
+	mode atomic.Int32
+}
+
+func newTestHub(t *testing.T, code string) *testHub {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), strings.ToLower(code))
+	n, err := node.Init(dir, node.InitOptions{Partner: code, Name: code + " community hub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), filepath.Join(dir, "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	return &testHub{code: code, dir: dir, addr: ln.Addr().String(), node: n, store: s}
+}
+
+func (h *testHub) start(t *testing.T) {
+	t.Helper()
+	cert, err := h.node.TLSCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins, err := partner.StorePeers(partner.NewStore(h.dir, h.code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := partner.TLSOptions{Certificate: cert, Pins: pins}
+	hub, err := NewHub(HubConfig{Members: partner.NewStore(h.dir, h.code), TLS: opts, Store: h.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.tamper = func(b *mailbox.HubBatch) {
+		switch h.mode.Load() {
+		case 1:
+			if len(b.Envelope) > 0 {
+				b.Envelope = bytes.Clone(b.Envelope)
+				b.Envelope[len(b.Envelope)/2] ^= 1
+			}
+		case 2:
+			b.Withheld = (b.Withheld + 1) % int(b.Through-b.After+1)
+		}
+	}
+	h.hub = hub
+	srvCfg, err := partner.ServerConfig(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	hub.Mount(mux)
+	h.srv = &http.Server{Handler: mux, TLSConfig: srvCfg, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
+	var wg sync.WaitGroup
+	wg.Go(func() { h.srv.Serve(tls.NewListener(ln, srvCfg)) })
+	t.Cleanup(func() { h.srv.Close(); wg.Wait(); h.store.Close() })
+}
+
+// pinCard pins code's card, naming endpoint, on the node in dir (whose
+// code is holder).
+func pinCard(t *testing.T, n *node.Node, endpoint, dir, holder string) {
+	t.Helper()
+	c, data, err := partner.NodeCard(n, []string{endpoint}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := c.Fingerprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := partner.NewStore(dir, holder).Add(data, partner.AddOptions{Fingerprint: fp.String(), Replace: true}); err != nil {
+		t.Fatalf("%s pins %s: %v", holder, c.Partner, err)
+	}
+}
+
+// TestHubRelay: five nodes, GBR, USA and CAN linked only through the hub
+// HUB, GBR and FRA linked directly. Everything allowed arrives once,
+// through the hub or directly, nothing else arrives; the hub's database
+// holds none of the objects' plaintext; and a hub that alters an envelope
+// or a batch's range is caught, without anything lost once it relays
+// faithfully again.
+func TestHubRelay(t *testing.T) {
+	tn := newNet(t, "GBR", "USA", "CAN", "FRA")
+	hub := newTestHub(t, "HUB")
+	hubEP := "https://" + hub.addr
+	direct := func(code string) string { return "https://" + tn.nodes[code].addr }
+	members := []string{"GBR", "USA", "CAN"}
+	for _, m := range members {
+		pinCard(t, hub.node, hubEP, tn.nodes[m].dir, m)
+		pinCard(t, tn.nodes[m].node, direct(m), hub.dir, hub.code)
+		for _, o := range members {
+			if o != m {
+				// o's card as m pins it names the hub's endpoint: m has
+				// no route to o but the hub.
+				pinCard(t, tn.nodes[o].node, hubEP, tn.nodes[m].dir, m)
+			}
+		}
+	}
+	pinCard(t, tn.nodes["GBR"].node, direct("GBR"), tn.nodes["FRA"].dir, "FRA")
+	pinCard(t, tn.nodes["FRA"].node, direct("FRA"), tn.nodes["GBR"].dir, "GBR")
+	tn.tune = func(c *Config) {
+		c.Hubs = []string{hub.code}
+		c.PollInterval = 100 * time.Millisecond
+	}
+
+	objs := []matrixObject{}
+	for _, o := range releasabilityMatrix {
+		switch o.id {
+		case matrixID(1), matrixID(2), matrixID(3), matrixID(5), matrixID(6), matrixID(9), matrixID(10), matrixID(13):
+			objs = append(objs, o)
+		}
+	}
+	for i, o := range objs {
+		if i%2 == 0 {
+			tn.nodes[o.origin].publish(labelled(t, o.id, o.banner, o.topic))
+		}
+	}
+	hub.start(t)
+	for _, n := range tn.nodes {
+		tn.start(n)
+	}
+	for i, o := range objs {
+		if i%2 == 1 {
+			tn.nodes[o.origin].publish(labelled(t, o.id, o.banner, o.topic))
+		}
+	}
+	want := map[string]map[string]int{"GBR": {}, "USA": {}, "CAN": {}, "FRA": {}}
+	for _, o := range objs {
+		for _, h := range append([]string{o.origin}, o.holders...) {
+			want[h][o.id] = 1
+		}
+	}
+	tn.waitSettled(60 * time.Second)
+	for c := range want {
+		if got := tn.nodes[c].held(); !maps.Equal(got, want[c]) {
+			t.Errorf("%s holds %v\nwant %v", c, got, want[c])
+		}
+	}
+	ctx := context.Background()
+	for _, s := range [][2]string{{"GBR", "USA"}, {"GBR", "CAN"}, {"USA", "GBR"}, {"USA", "CAN"}, {"CAN", "USA"}} {
+		pos, err := hub.store.HubPosition(ctx, s[0], s[1])
+		if err != nil || pos.Through == 0 || pos.Acked != pos.Through {
+			t.Errorf("hub's stream %s to %s: %+v, %v; want batches relayed and acknowledged", s[0], s[1], pos, err)
+		}
+	}
+	for _, p := range [][2]string{{"GBR", "FRA"}, {"FRA", "GBR"}} {
+		if pos, _ := hub.store.HubPosition(ctx, p[0], p[1]); pos.Through != 0 {
+			t.Errorf("the hub relayed %s to %s, which are linked directly", p[0], p[1])
+		}
+	}
+
+	// A dishonest hub: each alteration is refused by the recipient and
+	// nothing of the batch is applied; relaying faithfully again, the hub
+	// delivers it once.
+	var extras []matrixObject
+	for i, what := range []string{"", "envelope", "range"} {
+		if i == 0 {
+			continue
+		}
+		extra := matrixObject{matrixID(40 + i), "GBR", "GBR SECRET//REL TO USA, GBR, FVEY", "counter-terrorism", []string{"USA", "CAN"}}
+		extras = append(extras, extra)
+		hub.mode.Store(int32(i))
+		tn.nodes["GBR"].publish(labelled(t, extra.id, extra.banner, extra.topic))
+		eventually(t, 10*time.Second, func() (bool, string) {
+			states, err := tn.nodes["USA"].fed.Links(ctx)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, s := range states {
+				if s.Partner == "GBR" && strings.Contains(s.ReceiveError, "range seal does not verify") {
+					return true, ""
+				}
+			}
+			return false, "USA has not detected the hub's alteration of the " + what
+		})
+		for _, c := range []string{"USA", "CAN"} {
+			if tn.nodes[c].held()[extra.id] != 0 {
+				t.Fatalf("%s applied a batch the hub altered (%s)", c, what)
+			}
+		}
+		hub.mode.Store(0)
+		for _, h := range append([]string{"GBR"}, extra.holders...) {
+			want[h][extra.id] = 1
+		}
+		tn.waitSettled(30 * time.Second)
+		for c := range want {
+			if got := tn.nodes[c].held(); !maps.Equal(got, want[c]) {
+				t.Errorf("after the hub relays faithfully again, %s holds %v\nwant %v", c, got, want[c])
+			}
+		}
+		states, err := tn.nodes["USA"].fed.Links(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range states {
+			if s.ReceiveError != "" || s.SendError != "" {
+				t.Errorf("USA's link with %s after the hub relays faithfully: %+v; want no error", s.Partner, s)
+			}
+		}
+	}
+	for c := range want {
+		tn.nodes[c].verifyLedger()
+	}
+
+	// The hub's database, read as bytes once closed, holds none of the
+	// objects' ids, names or topics.
+	for _, n := range tn.nodes {
+		n.stop()
+	}
+	hub.srv.Close()
+	if err := hub.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var db []byte
+	files, _ := filepath.Glob(filepath.Join(hub.dir, "hub.db*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db = append(db, b...)
+	}
+	if !bytes.Contains(db, []byte("hub_batches")) {
+		t.Fatal("the hub's database was not found")
+	}
+	secrets := []string{"Courier network relay", "203.0.113.9"}
+	for _, o := range append(objs, extras...) {
+		secrets = append(secrets, o.id, strings.TrimPrefix(o.id, "indicator--"), o.topic)
+	}
+	for _, s := range secrets {
+		if bytes.Contains(db, []byte(s)) {
+			t.Errorf("the hub's database holds %q in plaintext", s)
+		}
+	}
+}

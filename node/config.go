@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -70,6 +71,9 @@ type Config struct {
 	Listen string     `yaml:"listen"`
 	Log    LogConfig  `yaml:"log"`
 	Keys   KeysConfig `yaml:"keys"`
+	// Federation configures the links with partner nodes: community hubs
+	// and the partners reached through them.
+	Federation FederationConfig `yaml:"federation,omitempty"`
 	// Exercise, when set, makes this node an exercise node: it releases
 	// that exercise's material, and only to the exercise's participants.
 	Exercise ExerciseConfig `yaml:"exercise,omitempty"`
@@ -177,6 +181,18 @@ type MemberConfig struct {
 	Partner string `yaml:"partner"`
 	From    string `yaml:"from"`
 	Until   string `yaml:"until,omitempty"`
+}
+
+// FederationConfig routes links through community hubs.
+type FederationConfig struct {
+	// Hub makes this node a community hub: it relays batches sealed end
+	// to end between its pinned partners and can open none of them.
+	Hub bool `yaml:"hub,omitempty"`
+	// Hubs are the pinned partners that are community hubs; a partner
+	// whose card names a hub's endpoint is reached through it.
+	Hubs []string `yaml:"hubs,omitempty"`
+	// Via names, per partner, the hub it is reached through.
+	Via map[string]string `yaml:"via,omitempty"`
 }
 
 // ExerciseConfig names the exercise a node plays in and its participants
@@ -435,6 +451,19 @@ func (c *Config) validate() error {
 	}
 	if err := validateListen(c.Listen); err != nil {
 		return fieldErr("listen", err)
+	}
+	for i, h := range c.Federation.Hubs {
+		if err := validatePartner(h); err != nil {
+			return fieldErr(fmt.Sprintf("federation.hubs[%d]", i), err)
+		}
+	}
+	for p, h := range c.Federation.Via {
+		if err := validatePartner(p); err != nil {
+			return fieldErr("federation.via", err)
+		}
+		if !slices.Contains(c.Federation.Hubs, h) {
+			return fieldErr("federation.via."+p, fmt.Errorf("%q is not listed in federation.hubs", h))
+		}
 	}
 	if c.Exercise.Name != "" || len(c.Exercise.Participants) > 0 {
 		if c.Exercise.Name == "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/federation"
+	"github.com/tearline/tearline/federation/mailbox"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 )
@@ -46,11 +48,25 @@ func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pi
 		Ledger:     st,
 		Collection: defaultCollection,
 		Logger:     logger,
+		Hubs:       n.Config.Federation.Hubs,
+		Via:        n.Config.Federation.Via,
 	})
 	if err != nil {
 		return nil, err
 	}
 	fed.Mount(mux)
+	if n.Config.Federation.Hub {
+		hs, ok := s.(mailbox.HubStore)
+		if !ok {
+			return nil, errors.New("federation.hub: this node's store cannot hold a hub's mailbox (use SQLite)")
+		}
+		hub, err := federation.NewHub(federation.HubConfig{Members: partner.NewStore(n.Dir, n.Config.Node.Partner),
+			TLS: partner.TLSOptions{Certificate: cert, Pins: pins}, Store: hs, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		hub.Mount(mux)
+	}
 	return fed, nil
 }
 

@@ -138,9 +138,7 @@ func (c *Consent) check() error {
 // what it takes to verify it.
 type ParsedConsent struct {
 	Consent
-	KeyID     string
-	signature []byte
-	canonical []byte
+	parsed
 	// Raw is the record as read.
 	Raw []byte
 }
@@ -169,7 +167,7 @@ func ParseConsent(data []byte) (*ParsedConsent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConsent, err)
 	}
-	p := &ParsedConsent{KeyID: sc.KeyID, signature: sc.Signature, canonical: canon, Raw: data,
+	p := &ParsedConsent{parsed: parsed{keyID: sc.KeyID, signature: sc.Signature, canonical: canon}, Raw: data,
 		Consent: Consent{Request: w.Request, Originator: w.Originator, Holder: w.Holder, Recipient: w.Recipient, Object: w.Object}}
 	for _, t := range []struct {
 		name string
@@ -195,12 +193,8 @@ func ParseConsent(data []byte) (*ParsedConsent, error) {
 // originator's pinned card (a retired key verifies, a revoked one never),
 // and that it is in force at the time given.
 func VerifyConsent(cards Cards, p *ParsedConsent, at time.Time) error {
-	pub, err := KeyResolver(cards, p.Originator)(p.Originator, p.KeyID)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrConsent, err)
-	}
-	if !ed25519.Verify(pub, consentMessage(p.canonical), p.signature) {
-		return fmt.Errorf("%w: the signature of %s's consent %s does not verify with its key %s", ErrConsent, p.Originator, p.Request, p.KeyID)
+	if err := p.verify(cards, p.Originator, consentContext); err != nil {
+		return fmt.Errorf("%w: %s's consent %s: %v", ErrConsent, p.Originator, p.Request, err)
 	}
 	if !p.Expires.IsZero() && !at.Before(p.Expires) {
 		return fmt.Errorf("%w: %s's consent %s expired at %s", ErrConsent, p.Originator, p.Request, p.Expires.Format(time.RFC3339))

@@ -209,6 +209,20 @@ type parsed struct {
 	canonical []byte
 }
 
+// verify checks the record's signature, made under context, with the key
+// it names on code's pinned card (a retired key verifies, a revoked one
+// never).
+func (p *parsed) verify(cards Cards, code, context string) error {
+	pub, err := KeyResolver(cards, code)(code, p.keyID)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, append([]byte(context), p.canonical...), p.signature) {
+		return fmt.Errorf("the signature does not verify with its key %s", p.keyID)
+	}
+	return nil
+}
+
 func parseSigned(data []byte, body any) (parsed, error) {
 	var p parsed
 	if len(data) > maxRecallRecord {
@@ -291,12 +305,8 @@ func ParseRecall(data []byte) (*ParsedRecall, error) {
 // VerifyRecall checks a notice's signature with the signing keys on its
 // originator's pinned card (a retired key verifies, a revoked one never).
 func VerifyRecall(cards Cards, p *ParsedRecall) error {
-	pub, err := KeyResolver(cards, p.Originator)(p.Originator, p.keyID)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrRecall, err)
-	}
-	if !ed25519.Verify(pub, append([]byte(recallContext), p.canonical...), p.signature) {
-		return fmt.Errorf("%w: the signature of %s's recall %s does not verify with its key %s", ErrRecall, p.Originator, p.Notice, p.keyID)
+	if err := p.verify(cards, p.Originator, recallContext); err != nil {
+		return fmt.Errorf("%w: %s's recall %s: %v", ErrRecall, p.Originator, p.Notice, err)
 	}
 	return nil
 }
@@ -336,12 +346,8 @@ func ParseRecallAck(data []byte) (*ParsedRecallAck, error) {
 // VerifyRecallAck checks an acknowledgement's signature with the keys on
 // its holder's pinned card.
 func VerifyRecallAck(cards Cards, a *ParsedRecallAck) error {
-	pub, err := KeyResolver(cards, a.Holder)(a.Holder, a.keyID)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrRecall, err)
-	}
-	if !ed25519.Verify(pub, append([]byte(recallAckContext), a.canonical...), a.signature) {
-		return fmt.Errorf("%w: the signature of %s's acknowledgement of %s does not verify with its key %s", ErrRecall, a.Holder, a.Notice, a.keyID)
+	if err := a.verify(cards, a.Holder, recallAckContext); err != nil {
+		return fmt.Errorf("%w: %s's acknowledgement of %s: %v", ErrRecall, a.Holder, a.Notice, err)
 	}
 	return nil
 }

@@ -235,9 +235,7 @@ func SignDenial(d Denial, signer envelope.Signer) ([]byte, error) {
 // ParsedDenial is a signed denial read from outside.
 type ParsedDenial struct {
 	Denial
-	KeyID     string
-	signature []byte
-	canonical []byte
+	parsed
 	// Raw is the denial as read.
 	Raw []byte
 }
@@ -266,7 +264,7 @@ func ParseDenial(data []byte) (*ParsedDenial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: denial: %v", ErrRequest, err)
 	}
-	p := &ParsedDenial{KeyID: sd.KeyID, signature: sd.Signature, canonical: canon, Raw: data,
+	p := &ParsedDenial{parsed: parsed{keyID: sd.KeyID, signature: sd.Signature, canonical: canon}, Raw: data,
 		Denial: Denial{Request: w.Request, Originator: w.Originator, Holder: w.Holder, Recipient: w.Recipient, Object: w.Object, Reason: w.Reason}}
 	for _, t := range []struct {
 		name string
@@ -291,12 +289,8 @@ func ParseDenial(data []byte) (*ParsedDenial, error) {
 // VerifyDenial checks a denial's signature with the signing keys on its
 // originator's pinned card.
 func VerifyDenial(cards Cards, p *ParsedDenial) error {
-	pub, err := KeyResolver(cards, p.Originator)(p.Originator, p.KeyID)
-	if err != nil {
-		return fmt.Errorf("%w: denial: %v", ErrRequestRefused, err)
-	}
-	if !ed25519.Verify(pub, append([]byte(denialContext), p.canonical...), p.signature) {
-		return fmt.Errorf("%w: the signature of %s's denial of %s does not verify with its key %s", ErrRequestRefused, p.Originator, p.Request, p.KeyID)
+	if err := p.verify(cards, p.Originator, denialContext); err != nil {
+		return fmt.Errorf("%w: %s's denial of %s: %v", ErrRequestRefused, p.Originator, p.Request, err)
 	}
 	return nil
 }

@@ -211,24 +211,6 @@ type releasing struct {
 	engine *policy.Engine
 }
 
-// loadReleasing compiles the node's agreements; the holder is left empty,
-// for callers that decide for a subject that names its holder.
-func loadReleasing(dir string) (*releasing, error) {
-	return loadReleasingFor(dir, "")
-}
-
-func loadReleasingFor(dir, holder string) (*releasing, error) {
-	stored, err := loadAgreements(dir)
-	if err != nil {
-		return nil, err
-	}
-	var agreements []tearline.Agreement
-	for _, a := range current(stored) {
-		agreements = append(agreements, a.Agreement)
-	}
-	return newReleasing(policy.Builtin(), agreements, holder)
-}
-
 func newReleasing(reg *policy.Registry, agreements []tearline.Agreement, holder string) (*releasing, error) {
 	r, err := release.NewReleaser(reg, agreements, holder)
 	if err != nil {

@@ -42,7 +42,7 @@ func (e *env) exportSealed(ctx context.Context, n *node.Node, s store, q tearlin
 	if err != nil {
 		return fmt.Errorf("%s's pinned card: sealing key: %w", to, err)
 	}
-	rel, err := loadReleasing(n.Dir)
+	rel, err := nodeReleasing(n)
 	if err != nil {
 		return err
 	}

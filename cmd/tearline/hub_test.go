@@ -85,18 +85,29 @@ func TestServeThroughHub(t *testing.T) {
 			t.Fatal("the indicator never reached USA through the hub")
 		}
 	}
-	// The hub relayed it: GBR's stream to USA is acknowledged there.
+	// The hub relayed it: GBR's stream to USA is acknowledged there. The
+	// hub records the acknowledgement once USA has answered, a moment
+	// after USA holds the object.
 	hub, err := sqlite.OpenReadOnly(context.Background(), filepath.Join(nodes["CTHUB"].dir, "tearline.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pos, err := hub.HubPosition(context.Background(), "GBR", "USA")
-	hub.Close()
-	if err != nil || pos.Acked == 0 {
-		t.Errorf("the hub's stream GBR to USA: %+v, %v; want the relayed batch acknowledged", pos, err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		pos, err := hub.HubPosition(context.Background(), "GBR", "USA")
+		if err == nil && pos.Acked > 0 {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Errorf("the hub's stream GBR to USA: %+v, %v; want the relayed batch acknowledged", pos, err)
+			break
+		}
 	}
+	hub.Close()
 	// Nothing of the object in the clear in the hub's files.
-	files, _ := filepath.Glob(filepath.Join(nodes["CTHUB"].dir, "tearline.db*"))
+	files, err := filepath.Glob(filepath.Join(nodes["CTHUB"].dir, "tearline.db*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the hub's database files: %v, %v", files, err)
+	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {

@@ -37,6 +37,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// stopProfile ends the CPU profile --cpuprofile started, when the
+	// command run returns; nil without one.
+	stopProfile func()
 }
 
 // exitError carries a specific exit code.
@@ -59,6 +62,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if e.stopProfile != nil {
+		e.stopProfile()
+	}
 	if err == nil {
 		return 0
 	}
@@ -109,7 +115,9 @@ keys and, by default, its SQLite database. Other commands find it with
 			f.Close()
 			return err
 		}
-		cobra.OnFinalize(func() { pprof.StopCPUProfile(); f.Close() })
+		// Stopped when Main returns, not by a cobra finaliser: those are
+		// global, and commands that run others (bench) would stop it early.
+		e.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 		return nil
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

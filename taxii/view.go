@@ -105,7 +105,9 @@ func (v *view) page(ctx context.Context, f filter, vf tearline.VersionFilter, af
 	} else {
 		q.Version = vf
 	}
-	q.Limit = min(max(limit+1, 100), 1000)
+	// One more than the page holds, so that a page whose versions are all
+	// visible knows whether another follows without a second query.
+	q.Limit = max(limit+1, 100)
 	scanned, budget := 0, scanBudget(limit)
 	for {
 		pg, err := v.h.store.Objects(ctx, q)

@@ -567,3 +567,19 @@ func TestNewRejectsConflictingOptions(t *testing.T) {
 		t.Error("New with an HTTP client and a timeout succeeded; want an error")
 	}
 }
+
+// TestParseEnvelopeNesting: the envelope reader bounds nesting where
+// encoding/json does, so both read the same documents.
+func TestParseEnvelopeNesting(t *testing.T) {
+	for _, depth := range []int{9999, 10000, 10001} {
+		body := `{"objects":[` + strings.Repeat("[", depth-2) + strings.Repeat("]", depth-2) + `]}`
+		_, err := parseEnvelope([]byte(body))
+		_, refErr := parseEnvelopeStdlib([]byte(body))
+		if (err == nil) != (refErr == nil) {
+			t.Errorf("depth %d: parseEnvelope: %v; encoding/json: %v", depth, err, refErr)
+		}
+		if want := depth <= 10000; (err == nil) != want {
+			t.Errorf("depth %d: parseEnvelope: %v; want success %v", depth, err, want)
+		}
+	}
+}

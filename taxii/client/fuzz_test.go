@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -75,8 +76,15 @@ func FuzzParseEnvelope(f *testing.F) {
 	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		env, err := parseEnvelope([]byte(body))
+		ref, refErr := parseEnvelopeStdlib([]byte(body))
+		if (err == nil) != (refErr == nil) {
+			t.Fatalf("parseEnvelope(%q): error %v, but encoding/json: %v", body, err, refErr)
+		}
 		if err != nil {
 			return
+		}
+		if !reflect.DeepEqual(env, ref) {
+			t.Fatalf("parseEnvelope(%q) = %+v, but encoding/json reads %+v", body, env, ref)
 		}
 		for i, o := range env.Objects {
 			if !json.Valid(o) {
@@ -88,6 +96,20 @@ func FuzzParseEnvelope(f *testing.F) {
 			t.Fatalf("the re-encoded envelope of %q does not parse back: %v", body, err)
 		}
 	})
+}
+
+// parseEnvelopeStdlib reads an envelope with encoding/json: what
+// parseEnvelope must match.
+func parseEnvelopeStdlib(body []byte) (*Envelope, error) {
+	var raw struct {
+		More    bool              `json:"more"`
+		Next    string            `json:"next"`
+		Objects []json.RawMessage `json:"objects"`
+	}
+	if err := decodeObject(body, "envelope", &raw); err != nil {
+		return nil, err
+	}
+	return &Envelope{More: raw.More, Next: raw.Next, Objects: raw.Objects}, nil
 }
 
 func FuzzParseManifest(f *testing.F) {

@@ -334,18 +334,6 @@ func parseCollections(body []byte) ([]Collection, error) {
 	return out, nil
 }
 
-func parseEnvelope(body []byte) (*Envelope, error) {
-	var raw struct {
-		More    bool              `json:"more"`
-		Next    string            `json:"next"`
-		Objects []json.RawMessage `json:"objects"`
-	}
-	if err := decodeObject(body, "envelope", &raw); err != nil {
-		return nil, err
-	}
-	return &Envelope{More: raw.More, Next: raw.Next, Objects: raw.Objects}, nil
-}
-
 func parseManifest(body []byte) (*Manifest, error) {
 	var raw struct {
 		More    bool   `json:"more"`

@@ -1,6 +1,9 @@
 package taxii
 
 import (
+	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -81,4 +84,42 @@ func TestCursorRoundTrip(t *testing.T) {
 			t.Logf("cursor %v: %s", at, s)
 		}
 	}
+}
+
+// parseEnvelopeStdlib is what parseEnvelope must match: encoding/json's
+// reading of the body.
+func parseEnvelopeStdlib(body []byte) ([]json.RawMessage, error) {
+	if !json.Valid(body) {
+		return nil, badRequest("the request body is not valid JSON")
+	}
+	var env struct {
+		Objects *[]json.RawMessage `json:"objects"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.Objects == nil {
+		return nil, errNotEnvelope
+	}
+	return *env.Objects, nil
+}
+
+// FuzzEnvelope holds the one-pass envelope reader of POST to
+// encoding/json: the same elements, the same 400 or 422.
+func FuzzEnvelope(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		got, err := parseEnvelope([]byte(body))
+		want, wantErr := parseEnvelopeStdlib([]byte(body))
+		status := func(err error) int {
+			var e *Error
+			if errors.As(err, &e) {
+				return e.Status
+			}
+			return 0
+		}
+		if status(err) != status(wantErr) || (err == nil) != (wantErr == nil) {
+			t.Fatalf("parseEnvelope(%q): %v; encoding/json: %v", body, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseEnvelope(%q) = %q; encoding/json reads %q", body, got, want)
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ingest"
+	"github.com/tearline/tearline/internal/jsonscan"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/stix"
 )
@@ -168,19 +169,54 @@ func (h *Handler) storeBanner(ctx context.Context, collection, banner string) ([
 		Description: fmt.Sprintf("the %s header %q is not a valid label: %v", BannerHeader, banner, err)}
 }
 
-// parseEnvelope returns the elements of an envelope's objects list. Invalid
-// JSON is a 400; JSON that is not an envelope is a 422.
+// parseEnvelope returns the elements of an envelope's objects list, as
+// slices of body. Invalid JSON is a 400; JSON that is not an envelope is a
+// 422. It reads the body once (jsonscan) and decides as encoding/json
+// would reading it into struct{Objects *[]json.RawMessage} (FuzzEnvelope
+// holds it to that): keys matched without regard to case, the last of a
+// repeated key winning, and a list missing, null or of another type (even
+// once, before a list) not an envelope.
 func parseEnvelope(body []byte) ([]json.RawMessage, error) {
-	if !json.Valid(body) {
-		return nil, badRequest("the request body is not valid JSON")
+	s := jsonscan.New(body)
+	s.WS()
+	var (
+		objs     []json.RawMessage
+		found    bool
+		mistyped bool
+	)
+	member := func(key []byte) error {
+		name, err := jsonscan.Unquote(key)
+		if err != nil || !strings.EqualFold(name, "objects") {
+			return s.Value()
+		}
+		c, _ := s.Peek()
+		if c != '[' {
+			objs, found, mistyped = nil, false, mistyped || c != 'n'
+			return s.Value()
+		}
+		objs, found = objs[:0], true
+		return s.Array(func(raw []byte) { objs = append(objs, raw) })
 	}
-	var env struct {
-		Objects *[]json.RawMessage `json:"objects"`
+	var err error
+	if c, _ := s.Peek(); c == '{' {
+		err = s.Object(member)
+	} else {
+		err = s.Value()
+		mistyped = true
 	}
-	if err := json.Unmarshal(body, &env); err != nil || env.Objects == nil {
+	if err == nil {
+		err = s.End()
+	}
+	switch {
+	case err != nil:
+		return nil, badRequest("the request body is not valid JSON: " + err.Error())
+	case !found || mistyped:
 		return nil, errNotEnvelope
 	}
-	return *env.Objects, nil
+	if objs == nil {
+		objs = []json.RawMessage{}
+	}
+	return objs, nil
 }
 
 // bundleReader presents the elements as one STIX bundle, the form the

@@ -1,6 +1,9 @@
 package tearline
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Label is the confidentiality and handling metadata of a piece of
 // information, in the model of NATO STANAG 4774 (a policy, a classification
@@ -135,4 +138,27 @@ type IEP struct {
 	// must not name the provider when they pass the information on.
 	// Attribution is "must"; neither set is "may". Never both.
 	NoAttribution bool
+}
+
+// Clone returns a copy of l that shares no memory with it: its lists and
+// its IEP are copied.
+func (l Label) Clone() Label {
+	c := l
+	if l.Categories != nil {
+		c.Categories = make([]Category, len(l.Categories))
+		for i, cat := range l.Categories {
+			cat.Values = slices.Clone(cat.Values)
+			c.Categories[i] = cat
+		}
+	}
+	c.DisplayOnly = slices.Clone(l.DisplayOnly)
+	c.EyesOnly = slices.Clone(l.EyesOnly)
+	c.Handling = slices.Clone(l.Handling)
+	c.Purposes = slices.Clone(l.Purposes)
+	c.Originators = slices.Clone(l.Originators)
+	if l.IEP != nil {
+		iep := *l.IEP
+		c.IEP = &iep
+	}
+	return c
 }

@@ -27,10 +27,15 @@ type labelReader struct {
 	collection string
 	looked     map[string]bool // marking ids already looked up in the store
 	classify   func(*tearline.Object, *stix.Value, tearline.Label) ([]byte, error)
+	// labels holds the label read for each list of marking refs since the
+	// definitions last changed: the objects of one input mostly share
+	// their markings, and a label depends on nothing else (FromObject).
+	labels map[string]tearline.Label
 }
 
 func newLabelReader(store Store, collection string) *labelReader {
-	r := &labelReader{defs: label.Definitions{}, collection: collection, looked: map[string]bool{}}
+	r := &labelReader{defs: label.Definitions{}, collection: collection, looked: map[string]bool{},
+		labels: map[string]tearline.Label{}}
 	if src, ok := store.(markingSource); ok {
 		r.source = src
 	}
@@ -48,6 +53,7 @@ func (r *labelReader) check(ctx context.Context, it *item) {
 		if err := r.defs.Add(it.obj.JSON); err != nil {
 			r.reject(it, "$", err)
 		}
+		clear(r.labels)
 		return
 	}
 	var l tearline.Label
@@ -58,8 +64,13 @@ func (r *labelReader) check(ctx context.Context, it *item) {
 			r.reject(it, "$.object_marking_refs", fmt.Errorf("looking up its marking definitions: %w", err))
 			return
 		}
+		key, cacheable := refsKey(refs)
 		var err error
-		l, err = label.FromObject(v, r.defs)
+		if cached, ok := r.labels[key]; ok && cacheable {
+			l = cached.Clone()
+		} else if l, err = label.FromObject(v, r.defs); err == nil && cacheable {
+			r.labels[key] = l.Clone()
+		}
 		if err != nil {
 			var re *label.RuleError
 			if !errors.As(err, &re) || re.Rule != "unknown-marking-definition" {
@@ -116,8 +127,29 @@ func (r *labelReader) lookUp(ctx context.Context, refs *stix.Value) error {
 		if err := r.defs.Add(o.JSON); err != nil {
 			return fmt.Errorf("stored marking definition %s: %w", o.ID, err)
 		}
+		clear(r.labels)
 	}
 	return nil
+}
+
+// refsKey is the key of a list of marking refs in labelReader.labels;
+// false when the list is not one of strings, whose label is not kept.
+func refsKey(refs *stix.Value) (string, bool) {
+	if refs.Kind != stix.Array || len(refs.Arr) > 64 {
+		return "", false
+	}
+	n := 0
+	for _, ref := range refs.Arr {
+		if ref.Kind != stix.String {
+			return "", false
+		}
+		n += len(ref.Str) + 1
+	}
+	b := make([]byte, 0, n)
+	for _, ref := range refs.Arr {
+		b = append(append(b, ref.Str...), 0)
+	}
+	return string(b), true
 }
 
 func (r *labelReader) reject(it *item, path string, err error) {

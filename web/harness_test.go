@@ -168,6 +168,7 @@ func newTestNode(t testing.TB) *testNode {
 	users := []tearline.User{
 		{Name: "j.smith", Nationality: "GBR", Clearances: []tearline.Clearance{{Policy: "GBR", Levels: levels("GBR", "SECRET")}}, Roles: []tearline.Role{tearline.RoleAnalyst}},
 		{Name: "k.low", Nationality: "GBR", Clearances: []tearline.Clearance{{Policy: "GBR", Levels: levels("GBR", "OFFICIAL")}}, Roles: []tearline.Role{tearline.RoleAnalyst}},
+		{Name: "m.reed", Nationality: "GBR", Clearances: []tearline.Clearance{{Policy: "GBR", Levels: levels("GBR", "SECRET")}}, Roles: []tearline.Role{tearline.RoleReleaser}},
 		{Name: "c.martin", Nationality: "FRA", Organisation: "FRA liaison", Clearances: []tearline.Clearance{{Policy: "FRA", Levels: levels("FRA", "SECRET")}}},
 	}
 	for _, u := range users {
@@ -183,7 +184,7 @@ func newTestNode(t testing.TB) *testNode {
 			t.Fatal(err)
 		}
 		n.tokens[u.Name] = secret
-		if err := st.SetGrant(ctx, tearline.Grant{Principal: u.Name, Collection: coll.ID, Read: true, Write: u.Name == "j.smith"}); err != nil {
+		if err := st.SetGrant(ctx, tearline.Grant{Principal: u.Name, Collection: coll.ID, Read: true, Write: u.Name == "j.smith" || u.Name == "m.reed"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,7 +17,9 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/analytics"
+	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/federation"
+	"github.com/tearline/tearline/federation/mailbox"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/ledger"
@@ -68,6 +70,16 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 	}
 	if ls, ok := s.(federation.LinkStore); ok {
 		cfg.Links = consoleLinks{store: ls}
+	}
+	if rs, ok := s.(federation.RequestRecords); ok {
+		cfg.Requests = consoleRequests{w: &federation.Workflow{
+			Signer:     envelope.Signer{Code: holder, KeyID: n.SigningKeyID, Key: n.SigningKey},
+			Store:      rs,
+			Cards:      partner.NewStore(n.Dir, holder),
+			Releaser:   rel.Releaser,
+			Collection: defaultCollection,
+			Dial:       partnerDialer(n),
+		}}
 	}
 	if st, err := nodeLedger(s); err == nil {
 		var keys []ed25519.PublicKey
@@ -380,4 +392,62 @@ func (l consoleLinks) LinkStates(ctx context.Context) ([]web.LinkState, error) {
 		out = append(out, ls)
 	}
 	return out, nil
+}
+
+// consoleRequests is the consent workflow as the console drives it: the
+// node's federation.Workflow on its store, as 'tearline release' uses it,
+// on the release engine serve runs. Approvals from the console do not
+// lapse, as 'tearline release approve' without --expires.
+type consoleRequests struct{ w *federation.Workflow }
+
+var _ web.Requests = consoleRequests{}
+
+// releaseRequest adds to r the tearline its approval covers, if any.
+func releaseRequest(r mailbox.Request) web.ReleaseRequest {
+	out := web.ReleaseRequest{Request: r}
+	if r.State == mailbox.RequestApproved && len(r.Record) > 0 {
+		if p, err := federation.ParseConsent(r.Record); err == nil && p.Original != "" {
+			out.Tearline = p.Object
+		}
+	}
+	return out
+}
+
+func (c consoleRequests) Collection() string { return c.w.Collection }
+
+func (c consoleRequests) Requests(ctx context.Context, box mailbox.RequestBox) ([]web.ReleaseRequest, error) {
+	rs, err := c.w.Store.Requests(ctx, box)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.ReleaseRequest, len(rs))
+	for i, r := range rs {
+		out[i] = releaseRequest(r)
+	}
+	return out, nil
+}
+
+func (c consoleRequests) Request(ctx context.Context, box mailbox.RequestBox, id string) (web.ReleaseRequest, error) {
+	r, err := c.w.Store.GetRequest(ctx, box, id)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) Ask(ctx context.Context, object, recipient, note string) (web.ReleaseRequest, error) {
+	r, err := c.w.Request(ctx, object, recipient, note)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) Approve(ctx context.Context, id string) (web.ReleaseRequest, error) {
+	r, err := c.w.Approve(ctx, id, 0)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) ApproveTearline(ctx context.Context, id, variant string, version time.Time) (web.ReleaseRequest, error) {
+	r, err := c.w.ApproveTearline(ctx, id, variant, version, 0)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) Deny(ctx context.Context, id, reason string) (web.ReleaseRequest, error) {
+	r, err := c.w.Deny(ctx, id, reason)
+	return releaseRequest(r), err
 }

@@ -150,7 +150,10 @@ type Config struct {
 	Publisher  Publisher
 	Audit      Audit
 	Agreements Agreements
-	Partners   Partners
+	// AgreementImpact previews agreement changes for administrators; nil
+	// leaves the preview out of the agreements page.
+	AgreementImpact AgreementImpact
+	Partners        Partners
 	// Alerts feeds the alerts page, its live stream and the dashboard;
 	// Links the dashboard's link states. Either may be nil.
 	Alerts Alerts
@@ -268,6 +271,7 @@ func (s *Server) routes() {
 	m.Handle("GET /console/audit/{index}", s.authed(s.auditEntry))
 
 	m.Handle("GET /console/agreements", s.authed(s.agreementsPage))
+	m.Handle("POST /console/agreements/preview", s.mutating(s.previewAgreement))
 	m.Handle("GET /console/partners", s.authed(s.partnersPage))
 
 	m.Handle("GET /console/alerts", s.authed(s.alertsPage))

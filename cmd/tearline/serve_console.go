@@ -59,10 +59,13 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 		Objects:    objects,
 		Decider:    &consoleDecider{store: s, rel: rel, holder: holder, classes: newClassDecider(s)},
 		Publisher:  &consolePublisher{store: s, rel: rel},
-		Agreements: consoleAgreements{rel: rel},
-		Partners:   consolePartners{pins: partner.NewStore(n.Dir, holder)},
-		Exercises:  consoleExercises{speed: consoleExerciseSpeed},
-		Logger:     logger,
+		Agreements: consoleAgreements{rel: rel, store: s},
+		// The agreements page previews changes as 'tearline agreement add
+		// --dry-run' does.
+		AgreementImpact: consoleAgreements{rel: rel, store: s},
+		Partners:        consolePartners{pins: partner.NewStore(n.Dir, holder)},
+		Exercises:       consoleExercises{speed: consoleExerciseSpeed},
+		Logger:          logger,
 	}
 	if alertServiceOf(s) != nil {
 		// serve starts early warning before it builds the users' server.
@@ -290,7 +293,54 @@ func (a *consoleAudit) NewestCheckpoint(ctx context.Context) (ledger.Checkpoint,
 }
 
 // consoleAgreements are the agreements the console's decisions use.
-type consoleAgreements struct{ rel *releasing }
+type consoleAgreements struct {
+	rel   *releasing
+	store store
+}
+
+var _ web.AgreementImpact = consoleAgreements{}
+
+// PreviewAgreement computes the impact of adding an agreement text to the
+// agreements serve decides with, as 'tearline agreement add --dry-run'
+// does, without storing or applying anything.
+func (a consoleAgreements) PreviewAgreement(ctx context.Context, text []byte) (tearline.Agreement, release.Impact, error) {
+	ag, err := policy.ParseAgreement(text)
+	if err != nil {
+		return ag, release.Impact{}, fmt.Errorf("%w: %v", web.ErrAgreementText, err)
+	}
+	if err := policy.ValidateAgreement(ag, a.rel.Registry); err != nil {
+		return ag, release.Impact{}, fmt.Errorf("%w: %v", web.ErrAgreementText, err)
+	}
+	list := slices.Clone(a.rel.Agreements)
+	found := false
+	for i := range list {
+		if list[i].ID != ag.ID {
+			continue
+		}
+		if ag.Version <= list[i].Version {
+			return ag, release.Impact{}, fmt.Errorf("%w: the node decides with %s@v%d already, and an agreement version is never rewritten: give the changed text version %d",
+				web.ErrAgreementText, ag.ID, list[i].Version, list[i].Version+1)
+		}
+		list[i], found = ag, true
+	}
+	if !found {
+		list = append(list, ag)
+	}
+	rel, err := newReleasing(a.rel.Registry, list, a.rel.Holder)
+	if err != nil {
+		return ag, release.Impact{}, fmt.Errorf("%w: %v", web.ErrAgreementText, err)
+	}
+	rs, err := releaseStoreOf(a.store)
+	if err != nil {
+		return ag, release.Impact{}, err
+	}
+	plan, err := release.Compute(ctx, rs, rel.Releaser, release.Options{All: true, At: time.Now().UTC(),
+		Actor: a.rel.Holder + " console preview", Cause: fmt.Sprintf("agreement %s@v%d previewed", ag.ID, ag.Version)})
+	if err != nil {
+		return ag, release.Impact{}, fmt.Errorf("release sets: %w", err)
+	}
+	return ag, plan.Impact, nil
+}
 
 func (a consoleAgreements) Agreements(context.Context) ([]tearline.Agreement, error) {
 	return slices.Clone(a.rel.Agreements), nil

@@ -25,13 +25,13 @@ const (
 	graphSide     = 24
 	graphScanMax  = 20000
 	graphRow      = 56
-	graphBoxW     = 250
+	graphBoxW     = 240
 	graphBoxH     = 40
-	graphWidth    = 900
+	graphWidth    = 1100
 	graphCenterX  = (graphWidth - graphBoxW) / 2
 	graphRightX   = graphWidth - graphBoxW - 10
 	graphLeftX    = 10
-	graphNameRune = 32
+	graphNameRune = 30
 )
 
 type graphNode struct {
@@ -63,6 +63,9 @@ type neighbour struct {
 	id    string
 	label string // property or relationship type
 	via   string // the relationship carrying the link, if any
+	// out: the link goes from the center to the neighbour (a reference,
+	// or a relationship whose source is the center).
+	out bool
 }
 
 // visibleIn returns the newest version of each of ids in collection c
@@ -124,7 +127,7 @@ func outgoingRefs(data []byte) []neighbour {
 		}
 		for _, id := range many {
 			if id != "" && len(id) <= 300 && utf8.ValidString(id) {
-				out = append(out, neighbour{id: id, label: k})
+				out = append(out, neighbour{id: id, label: k, out: true})
 			}
 		}
 	}
@@ -169,7 +172,7 @@ func (s *Server) incomingRefs(ctx context.Context, c tearline.Collection, id str
 				out = append(out, neighbour{id: l.SourceRef, label: l.RelationshipType, via: o.ID})
 				links = append(links, o.ID)
 			case l.Type == "relationship" && l.SourceRef == id && l.TargetRef != "":
-				out = append(out, neighbour{id: l.TargetRef, label: l.RelationshipType + " (from this)", via: o.ID})
+				out = append(out, neighbour{id: l.TargetRef, label: l.RelationshipType, via: o.ID, out: true})
 				links = append(links, o.ID)
 			case l.Type == "sighting" && l.SightingOfRef == id:
 				out = append(out, neighbour{id: o.ID, label: "sighting of"})
@@ -223,6 +226,14 @@ func (s *Server) objectGraph(ctx context.Context, rq *request, c tearline.Collec
 		}
 		return kept
 	}
+	// Relationships from this object are drawn with its references, on
+	// the right; what points at it, on the left.
+	for _, n := range in {
+		if n.out {
+			out = append(out, n)
+		}
+	}
+	in = slices.DeleteFunc(in, func(n neighbour) bool { return n.out })
 	out, in = keep(out), keep(in)
 	ref := collectionRef(c)
 	g := &graphView{Width: graphWidth, Partial: partial}

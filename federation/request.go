@@ -343,6 +343,17 @@ type Workflow struct {
 	// Now and Rand, if set, replace the clock and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
+	// Actor, if set, is who acts for the node (a releaser signed in to
+	// the console): the actor of the audit entries of the requests,
+	// approvals and denials it makes. The node's partner code otherwise.
+	Actor string
+}
+
+func (w *Workflow) actor() string {
+	if w.Actor != "" {
+		return w.Actor
+	}
+	return w.self()
 }
 
 func (w *Workflow) now() time.Time {
@@ -459,7 +470,7 @@ func (w *Workflow) Request(ctx context.Context, id, recipient, note string) (mai
 	r := mailbox.Request{Box: mailbox.RequestOutbox, ID: cq.ID, Requester: cq.Requester, Originator: cq.Originator,
 		Recipient: cq.Recipient, Object: cq.Object, Version: cq.Version, Note: cq.Note, Created: now, State: mailbox.RequestPending}
 	// Kept before it is sent, so that an answer never finds no request.
-	if err := w.Store.PutRequest(ctx, r, RequestEvent(w.self(), "sent", &r, now)); err != nil {
+	if err := w.Store.PutRequest(ctx, r, RequestEvent(w.actor(), "sent", &r, now)); err != nil {
 		return r, fmt.Errorf("request consent: %w", err)
 	}
 	body, err := cq.Marshal()
@@ -502,7 +513,7 @@ func (w *Workflow) Approve(ctx context.Context, id string, expires time.Duration
 			return r, fmt.Errorf("approve %s: %w", id, err)
 		}
 		a := mailbox.Answer{State: mailbox.RequestApproved, At: now, Record: record}
-		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{ConsentEvent(w.self(), "given", &c, now)}); err != nil {
+		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{ConsentEvent(w.actor(), "given", &c, now)}); err != nil {
 			return r, fmt.Errorf("approve %s: %w", id, err)
 		}
 		r.State, r.Decided, r.Record = a.State, a.At, a.Record
@@ -547,7 +558,7 @@ func (w *Workflow) ApproveTearline(ctx context.Context, id, variant string, vers
 			return r, fmt.Errorf("approve %s with a tearline: %w", id, err)
 		}
 		a := mailbox.Answer{State: mailbox.RequestApproved, At: now, Record: record}
-		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{ConsentEvent(w.self(), "given", &c, now)}); err != nil {
+		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{ConsentEvent(w.actor(), "given", &c, now)}); err != nil {
 			return r, fmt.Errorf("approve %s with a tearline: %w", id, err)
 		}
 		r.State, r.Decided, r.Record = a.State, a.At, a.Record
@@ -610,7 +621,7 @@ func (w *Workflow) Deny(ctx context.Context, id, reason string) (mailbox.Request
 		}
 		a := mailbox.Answer{State: mailbox.RequestDenied, At: now, Reason: reason, Record: record}
 		r.Reason = reason
-		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{RequestEvent(w.self(), "denied", &r, now)}); err != nil {
+		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{RequestEvent(w.actor(), "denied", &r, now)}); err != nil {
 			return r, fmt.Errorf("deny %s: %w", id, err)
 		}
 		r.State, r.Decided, r.Record = a.State, a.At, a.Record

@@ -44,16 +44,17 @@ type Requests interface {
 	// tearline.ErrNotFound.
 	Request(ctx context.Context, box mailbox.RequestBox, id string) (ReleaseRequest, error)
 	// Ask asks the originator of object, which the node holds, for
-	// consent to pass it to recipient.
-	Ask(ctx context.Context, object, recipient, note string) (ReleaseRequest, error)
+	// consent to pass it to recipient. Here and below, actor is the
+	// signed-in user, the actor of the audit entries.
+	Ask(ctx context.Context, actor, object, recipient, note string) (ReleaseRequest, error)
 	// Approve approves inbox request id (or delivers its answer again).
-	Approve(ctx context.Context, id string) (ReleaseRequest, error)
+	Approve(ctx context.Context, actor, id string) (ReleaseRequest, error)
 	// ApproveTearline approves inbox request id with a consent for the
 	// version of variant, a tearline the node published, instead of the
 	// object asked about.
-	ApproveTearline(ctx context.Context, id, variant string, version time.Time) (ReleaseRequest, error)
+	ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time) (ReleaseRequest, error)
 	// Deny denies inbox request id, for reason.
-	Deny(ctx context.Context, id, reason string) (ReleaseRequest, error)
+	Deny(ctx context.Context, actor, id, reason string) (ReleaseRequest, error)
 }
 
 // Limits of what a releaser writes: a denial's reason and a request's
@@ -283,7 +284,7 @@ func (s *Server) approveRequest(w http.ResponseWriter, r *http.Request, rq *requ
 	if err != nil {
 		return err
 	}
-	out, err := s.cfg.Requests.Approve(r.Context(), req.ID)
+	out, err := s.cfg.Requests.Approve(r.Context(), rq.user.Name, req.ID)
 	if out.ID == "" {
 		out = req
 	}
@@ -302,7 +303,7 @@ func (s *Server) denyRequest(w http.ResponseWriter, r *http.Request, rq *request
 	case len(reason) > maxReason || !utf8.ValidString(reason) || strings.ContainsRune(reason, 0):
 		return badInput("The reason must be at most %d bytes of text.", maxReason)
 	}
-	out, err := s.cfg.Requests.Deny(r.Context(), req.ID, reason)
+	out, err := s.cfg.Requests.Deny(r.Context(), rq.user.Name, req.ID, reason)
 	if out.ID == "" {
 		out = req
 	}
@@ -331,7 +332,7 @@ func (s *Server) askRelease(w http.ResponseWriter, r *http.Request, rq *request)
 	if len(note) > maxReason || !utf8.ValidString(note) || strings.ContainsFunc(note, isControl) {
 		return badInput("The note must be at most %d bytes of text on one line.", maxReason)
 	}
-	req, err := s.cfg.Requests.Ask(ctx, obj.ID, to, note)
+	req, err := s.cfg.Requests.Ask(ctx, rq.user.Name, obj.ID, to, note)
 	s.cfg.Logger.Info("console: onward release requested", "user", rq.user.Name, "object", obj.ID, "to", to, "request", req.ID, "err", err)
 	if err != nil && req.ID == "" {
 		return badInput("The request could not be made: %v", err)
@@ -612,7 +613,7 @@ func (s *Server) tearlineApprove(w http.ResponseWriter, r *http.Request, rq *req
 		s.render(w, r, rq, http.StatusUnprocessableEntity, "tearline.html", "Approve with a tearline", d)
 		return nil
 	}
-	out, err := s.cfg.Requests.ApproveTearline(ctx, d.Request.ID, variant.ID, variant.obj.Version)
+	out, err := s.cfg.Requests.ApproveTearline(ctx, rq.user.Name, d.Request.ID, variant.ID, variant.obj.Version)
 	if out.ID == "" {
 		out = d.Request
 	}

@@ -38,6 +38,13 @@ func asReleaseRequest(r mailbox.Request) ReleaseRequest {
 	return out
 }
 
+// as is the workflow acting for the user actor.
+func (c workflowRequests) as(actor string) *federation.Workflow {
+	w := *c.w
+	w.Actor = actor
+	return &w
+}
+
 func (c workflowRequests) Collection() string { return c.w.Collection }
 func (c workflowRequests) Requests(ctx context.Context, box mailbox.RequestBox) ([]ReleaseRequest, error) {
 	rs, err := c.w.Store.Requests(ctx, box)
@@ -51,20 +58,20 @@ func (c workflowRequests) Request(ctx context.Context, box mailbox.RequestBox, i
 	r, err := c.w.Store.GetRequest(ctx, box, id)
 	return asReleaseRequest(r), err
 }
-func (c workflowRequests) Ask(ctx context.Context, object, recipient, note string) (ReleaseRequest, error) {
-	r, err := c.w.Request(ctx, object, recipient, note)
+func (c workflowRequests) Ask(ctx context.Context, actor, object, recipient, note string) (ReleaseRequest, error) {
+	r, err := c.as(actor).Request(ctx, object, recipient, note)
 	return asReleaseRequest(r), err
 }
-func (c workflowRequests) Approve(ctx context.Context, id string) (ReleaseRequest, error) {
-	r, err := c.w.Approve(ctx, id, 0)
+func (c workflowRequests) Approve(ctx context.Context, actor, id string) (ReleaseRequest, error) {
+	r, err := c.as(actor).Approve(ctx, id, 0)
 	return asReleaseRequest(r), err
 }
-func (c workflowRequests) ApproveTearline(ctx context.Context, id, variant string, version time.Time) (ReleaseRequest, error) {
-	r, err := c.w.ApproveTearline(ctx, id, variant, version, 0)
+func (c workflowRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time) (ReleaseRequest, error) {
+	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, 0)
 	return asReleaseRequest(r), err
 }
-func (c workflowRequests) Deny(ctx context.Context, id, reason string) (ReleaseRequest, error) {
-	r, err := c.w.Deny(ctx, id, reason)
+func (c workflowRequests) Deny(ctx context.Context, actor, id, reason string) (ReleaseRequest, error) {
+	r, err := c.as(actor).Deny(ctx, id, reason)
 	return asReleaseRequest(r), err
 }
 
@@ -173,8 +180,8 @@ func TestReleaseRequestApproveAndDeny(t *testing.T) {
 	if err != nil || p.Object != objSecret || p.Holder != "USA" || p.Recipient != "CAN" || p.Original != "" {
 		t.Fatalf("the holder's record: %+v, %v; want a consent for %s to CAN", p, err, objSecret)
 	}
-	if !hasEntry(t, n, ledger.KindConsentGiven, reqSecret) {
-		t.Errorf("the audit log has no consent-given entry for %s", reqSecret)
+	if ev, ok := entryFor(t, n, ledger.KindConsentGiven, reqSecret); !ok || ev.Actor != "m.reed" {
+		t.Errorf("the audit log's consent-given entry for %s: %+v, %v; want one by m.reed", reqSecret, ev, ok)
 	}
 	if home := c.get("/console/home"); !strings.Contains(home.body, `id="no-requests"`) {
 		t.Errorf("the dashboard still counts a waiting request after the approval")
@@ -202,7 +209,8 @@ func TestReleaseRequestApproveAndDeny(t *testing.T) {
 	}
 }
 
-func hasEntry(t *testing.T, n *testNode, kind ledger.Kind, request string) bool {
+// entryFor finds the audit entry of kind about request.
+func entryFor(t *testing.T, n *testNode, kind ledger.Kind, request string) (ledger.Event, bool) {
 	t.Helper()
 	ctx := context.Background()
 	size, err := n.log.Size(ctx)
@@ -216,10 +224,10 @@ func hasEntry(t *testing.T, n *testNode, kind ledger.Kind, request string) bool 
 		}
 		var ev ledger.Event
 		if json.Unmarshal(data, &ev) == nil && ev.Kind == kind && ev.Details["request"] == request {
-			return true
+			return ev, true
 		}
 	}
-	return false
+	return ledger.Event{}, false
 }
 
 // tearlineForm is the editor's form for a variant under GBR OFFICIAL,

@@ -463,6 +463,13 @@ func releaseRequest(r mailbox.Request) web.ReleaseRequest {
 	return out
 }
 
+// as is the workflow acting for the user actor.
+func (c consoleRequests) as(actor string) *federation.Workflow {
+	w := *c.w
+	w.Actor = actor
+	return &w
+}
+
 func (c consoleRequests) Collection() string { return c.w.Collection }
 
 func (c consoleRequests) Requests(ctx context.Context, box mailbox.RequestBox) ([]web.ReleaseRequest, error) {
@@ -482,22 +489,22 @@ func (c consoleRequests) Request(ctx context.Context, box mailbox.RequestBox, id
 	return releaseRequest(r), err
 }
 
-func (c consoleRequests) Ask(ctx context.Context, object, recipient, note string) (web.ReleaseRequest, error) {
-	r, err := c.w.Request(ctx, object, recipient, note)
+func (c consoleRequests) Ask(ctx context.Context, actor, object, recipient, note string) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).Request(ctx, object, recipient, note)
 	return releaseRequest(r), err
 }
 
-func (c consoleRequests) Approve(ctx context.Context, id string) (web.ReleaseRequest, error) {
-	r, err := c.w.Approve(ctx, id, 0)
+func (c consoleRequests) Approve(ctx context.Context, actor, id string) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).Approve(ctx, id, 0)
 	return releaseRequest(r), err
 }
 
-func (c consoleRequests) ApproveTearline(ctx context.Context, id, variant string, version time.Time) (web.ReleaseRequest, error) {
-	r, err := c.w.ApproveTearline(ctx, id, variant, version, 0)
+func (c consoleRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, 0)
 	return releaseRequest(r), err
 }
 
-func (c consoleRequests) Deny(ctx context.Context, id, reason string) (web.ReleaseRequest, error) {
-	r, err := c.w.Deny(ctx, id, reason)
+func (c consoleRequests) Deny(ctx context.Context, actor, id, reason string) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).Deny(ctx, id, reason)
 	return releaseRequest(r), err
 }

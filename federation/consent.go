@@ -46,13 +46,17 @@ var ErrConsent = errors.New("consent record refused")
 
 // Consent is what an originator consents to: Holder may pass Object (its
 // Version, or every version when zero) to Recipient, until Expires (never
-// lapses when zero). Request names the request it answers.
+// lapses when zero). Request names the request it answers. Original, when
+// set, is the object the request asked about: Object is then a tearline of
+// it, a sanitised variant the originator published as an object of its
+// own, and the consent covers the variant only, never the original.
 type Consent struct {
 	Request    string    `json:"request"`
 	Originator string    `json:"originator"`
 	Holder     string    `json:"holder"`
 	Recipient  string    `json:"recipient"`
 	Object     string    `json:"object"`
+	Original   string    `json:"original,omitempty"`
 	Version    time.Time `json:"-"`
 	Expires    time.Time `json:"-"`
 	Issued     time.Time `json:"-"`
@@ -67,9 +71,12 @@ type consentWire struct {
 	Holder     string `json:"holder"`
 	Recipient  string `json:"recipient"`
 	Object     string `json:"object"`
-	Version    string `json:"version,omitempty"`
-	Expires    string `json:"expires,omitempty"`
-	Issued     string `json:"issued"`
+	// Original is omitted when empty, so that records signed before it
+	// existed read and verify unchanged.
+	Original string `json:"original,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Expires  string `json:"expires,omitempty"`
+	Issued   string `json:"issued"`
 }
 
 // SignedConsent is a consent record as it is kept and travels: the
@@ -90,7 +97,7 @@ func formatTime(t time.Time) string {
 
 func (c *Consent) wire() consentWire {
 	return consentWire{V: 1, Request: c.Request, Originator: c.Originator, Holder: c.Holder, Recipient: c.Recipient,
-		Object: c.Object, Version: formatTime(c.Version), Expires: formatTime(c.Expires), Issued: formatTime(c.Issued)}
+		Object: c.Object, Original: c.Original, Version: formatTime(c.Version), Expires: formatTime(c.Expires), Issued: formatTime(c.Issued)}
 }
 
 func consentMessage(canonical []byte) []byte {
@@ -123,6 +130,14 @@ func (c *Consent) check() error {
 		{"holder", c.Holder}, {"recipient", c.Recipient}, {"object", c.Object}} {
 		if f.v == "" || len(f.v) > 256 || !utf8.ValidString(f.v) || strings.ContainsAny(f.v, "\x00,") {
 			return fmt.Errorf("%w: %s must be 1 to 256 bytes of UTF-8 without commas", ErrConsent, f.name)
+		}
+	}
+	if c.Original != "" {
+		if len(c.Original) > 256 || !utf8.ValidString(c.Original) || strings.ContainsAny(c.Original, "\x00,") {
+			return fmt.Errorf("%w: original must be 1 to 256 bytes of UTF-8 without commas", ErrConsent)
+		}
+		if c.Original == c.Object {
+			return fmt.Errorf("%w: a tearline is an object of its own; its id must not be the original's (%s)", ErrConsent, c.Object)
 		}
 	}
 	if c.Issued.IsZero() {
@@ -168,7 +183,7 @@ func ParseConsent(data []byte) (*ParsedConsent, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConsent, err)
 	}
 	p := &ParsedConsent{parsed: parsed{keyID: sc.KeyID, signature: sc.Signature, canonical: canon}, Raw: data,
-		Consent: Consent{Request: w.Request, Originator: w.Originator, Holder: w.Holder, Recipient: w.Recipient, Object: w.Object}}
+		Consent: Consent{Request: w.Request, Originator: w.Originator, Holder: w.Holder, Recipient: w.Recipient, Object: w.Object, Original: w.Original}}
 	for _, t := range []struct {
 		name string
 		s    string
@@ -263,6 +278,9 @@ func ConsentEvent(actor, what string, c *Consent, at time.Time) ledger.Event {
 	}
 	if !c.Expires.IsZero() {
 		d["expires"] = formatTime(c.Expires)
+	}
+	if c.Original != "" {
+		d["tearline-of"] = c.Original
 	}
 	return ledger.Event{Kind: ledger.KindConsentGiven, Time: at, Actor: actor, Subjects: []string{c.Object}, Details: d}
 }

@@ -69,6 +69,10 @@ var (
 	// not acceptable: an object the requester does not hold, a node that
 	// is not the originator, an answer to another request.
 	ErrRequestRefused = errors.New("consent request refused")
+	// ErrTearlineNotHeld marks an approval with a tearline that reached
+	// the holder before the tearline did: delivering it again once the
+	// holder holds the tearline succeeds.
+	ErrTearlineNotHeld = errors.New("the tearline has not reached the holder yet")
 )
 
 // ConsentRequest is what a holder (Requester) asks an object's Originator:
@@ -339,6 +343,17 @@ type Workflow struct {
 	// Now and Rand, if set, replace the clock and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
+	// Actor, if set, is who acts for the node (a releaser signed in to
+	// the console): the actor of the audit entries of the requests,
+	// approvals and denials it makes. The node's partner code otherwise.
+	Actor string
+}
+
+func (w *Workflow) actor() string {
+	if w.Actor != "" {
+		return w.Actor
+	}
+	return w.self()
 }
 
 func (w *Workflow) now() time.Time {
@@ -455,7 +470,7 @@ func (w *Workflow) Request(ctx context.Context, id, recipient, note string) (mai
 	r := mailbox.Request{Box: mailbox.RequestOutbox, ID: cq.ID, Requester: cq.Requester, Originator: cq.Originator,
 		Recipient: cq.Recipient, Object: cq.Object, Version: cq.Version, Note: cq.Note, Created: now, State: mailbox.RequestPending}
 	// Kept before it is sent, so that an answer never finds no request.
-	if err := w.Store.PutRequest(ctx, r, RequestEvent(w.self(), "sent", &r, now)); err != nil {
+	if err := w.Store.PutRequest(ctx, r, RequestEvent(w.actor(), "sent", &r, now)); err != nil {
 		return r, fmt.Errorf("request consent: %w", err)
 	}
 	body, err := cq.Marshal()
@@ -498,7 +513,7 @@ func (w *Workflow) Approve(ctx context.Context, id string, expires time.Duration
 			return r, fmt.Errorf("approve %s: %w", id, err)
 		}
 		a := mailbox.Answer{State: mailbox.RequestApproved, At: now, Record: record}
-		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{ConsentEvent(w.self(), "given", &c, now)}); err != nil {
+		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{ConsentEvent(w.actor(), "given", &c, now)}); err != nil {
 			return r, fmt.Errorf("approve %s: %w", id, err)
 		}
 		r.State, r.Decided, r.Record = a.State, a.At, a.Record
@@ -507,6 +522,85 @@ func (w *Workflow) Approve(ctx context.Context, id string, expires time.Duration
 		return r, fmt.Errorf("approve %s: %w (%s)", id, mailbox.ErrRequestDecided, r.State)
 	}
 	return r, w.deliver(ctx, &r, PathConsentApproval)
+}
+
+// ApproveTearline is the originator's approval of inbox request id with a
+// tearline: the holder may pass variant (its version; every version when
+// zero), a sanitised object this node published in place of the object
+// asked about, to the recipient; the original stays where it was. It
+// checks the request again, and that this node originated the variant,
+// has decided its release set and releases it to the holder (else the
+// holder could never pass it on); then it signs a consent record for the
+// variant that names the original (Consent.Original), keeps it with the
+// decision and its audit entry, and delivers it. The holder accepts the
+// record once it holds the variant; until then the delivery fails with
+// ErrTearlineNotHeld, and approving again delivers it again.
+func (w *Workflow) ApproveTearline(ctx context.Context, id, variant string, version time.Time, expires time.Duration) (mailbox.Request, error) {
+	r, err := w.Store.GetRequest(ctx, mailbox.RequestInbox, id)
+	if err != nil {
+		return r, err
+	}
+	if r.State == mailbox.RequestPending {
+		if err := w.checkOriginated(ctx, &r); err != nil {
+			return r, fmt.Errorf("approve %s with a tearline: %w", id, err)
+		}
+		if err := w.checkTearline(ctx, &r, variant, version); err != nil {
+			return r, fmt.Errorf("approve %s with a tearline: %w", id, err)
+		}
+		now := w.now()
+		c := Consent{Request: r.ID, Originator: w.self(), Holder: r.Requester, Recipient: r.Recipient, Object: variant,
+			Original: r.Object, Version: version, Issued: now}
+		if expires > 0 {
+			c.Expires = now.Add(expires)
+		}
+		record, err := SignConsent(c, w.Signer)
+		if err != nil {
+			return r, fmt.Errorf("approve %s with a tearline: %w", id, err)
+		}
+		a := mailbox.Answer{State: mailbox.RequestApproved, At: now, Record: record}
+		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{ConsentEvent(w.actor(), "given", &c, now)}); err != nil {
+			return r, fmt.Errorf("approve %s with a tearline: %w", id, err)
+		}
+		r.State, r.Decided, r.Record = a.State, a.At, a.Record
+	} else if r.State == mailbox.RequestApproved {
+		p, err := ParseConsent(r.Record)
+		if err != nil {
+			return r, fmt.Errorf("approve %s with a tearline: the kept record: %w", id, err)
+		}
+		if p.Object != variant {
+			return r, fmt.Errorf("approve %s with a tearline: %w (approved for %s)", id, mailbox.ErrRequestDecided, p.Object)
+		}
+	}
+	if r.State != mailbox.RequestApproved {
+		return r, fmt.Errorf("approve %s with a tearline: %w (%s)", id, mailbox.ErrRequestDecided, r.State)
+	}
+	return r, w.deliver(ctx, &r, PathConsentApproval)
+}
+
+// checkTearline checks that variant may stand for request r's object: it
+// is another object, which this node originated and releases to the
+// requester.
+func (w *Workflow) checkTearline(ctx context.Context, r *mailbox.Request, variant string, version time.Time) error {
+	if err := checkField("tearline", variant); err != nil {
+		return fmt.Errorf("%w: %v", ErrRequest, err)
+	}
+	if variant == r.Object {
+		return fmt.Errorf("%w: the tearline must be an object of its own, not %s itself", ErrRequestRefused, r.Object)
+	}
+	origs, releases, err := w.originators(ctx, variant, version)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(origs, w.self()) {
+		return fmt.Errorf("%w: %s is not an originator of the tearline %s (its originators are %s)", ErrRequestRefused, w.self(), variant, strings.Join(origs, ", "))
+	}
+	if !slices.ContainsFunc(releases, func(rel tearline.ClassRelease) bool {
+		return rel.Partner == r.Requester && rel.Outcome == tearline.Allow
+	}) {
+		return fmt.Errorf("%w: %s does not release the tearline %s to %s, which could never pass it on; give it a label releasable to %s",
+			ErrRequestRefused, w.self(), variant, r.Requester, r.Requester)
+	}
+	return nil
 }
 
 // Deny is the originator's denial of inbox request id: it signs a denial
@@ -527,7 +621,7 @@ func (w *Workflow) Deny(ctx context.Context, id, reason string) (mailbox.Request
 		}
 		a := mailbox.Answer{State: mailbox.RequestDenied, At: now, Reason: reason, Record: record}
 		r.Reason = reason
-		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{RequestEvent(w.self(), "denied", &r, now)}); err != nil {
+		if err := w.Store.DecideRequest(ctx, mailbox.RequestInbox, id, a, []ledger.Event{RequestEvent(w.actor(), "denied", &r, now)}); err != nil {
 			return r, fmt.Errorf("deny %s: %w", id, err)
 		}
 		r.State, r.Decided, r.Record = a.State, a.At, a.Record
@@ -629,7 +723,13 @@ func (w *Workflow) receiveApproval(ctx context.Context, caller string, body []by
 	if err != nil {
 		return err
 	}
-	r, err := w.matchOutbox(ctx, caller, p.Request, p.Originator, p.Holder, p.Recipient, p.Object, p.Version)
+	// An approval with a tearline answers a request for the original; it
+	// covers the tearline, whatever its version.
+	asked, version := p.Object, p.Version
+	if p.Original != "" {
+		asked, version = p.Original, time.Time{}
+	}
+	r, err := w.matchOutbox(ctx, caller, p.Request, p.Originator, p.Holder, p.Recipient, asked, version)
 	if err != nil {
 		return err
 	}
@@ -640,6 +740,19 @@ func (w *Workflow) receiveApproval(ctx context.Context, caller string, body []by
 		return fmt.Errorf("request %s: %w (%s)", r.ID, mailbox.ErrRequestDecided, r.State)
 	}
 	now := w.now()
+	if p.Original != "" {
+		if err := VerifyConsent(w.Cards, p, now); err != nil {
+			return err
+		}
+		_, _, err := w.Store.ReleaseOf(ctx, w.Collection, p.Object, p.Version)
+		if errors.Is(err, tearline.ErrNotFound) {
+			return fmt.Errorf("%w: %s does not hold %s, the tearline of %s, yet; approve again to deliver once it does",
+				ErrTearlineNotHeld, w.self(), p.Object, p.Original)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if _, _, err := AcceptConsent(ctx, w.Store, w.Cards, w.Releaser, w.Collection, body, now); err != nil {
 		return err
 	}
@@ -721,7 +834,7 @@ func (n *Node) consentError(rw http.ResponseWriter, caller, path string, err err
 		status = http.StatusForbidden
 	case errors.Is(err, tearline.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, mailbox.ErrRequestExists), errors.Is(err, mailbox.ErrRequestDecided):
+	case errors.Is(err, mailbox.ErrRequestExists), errors.Is(err, mailbox.ErrRequestDecided), errors.Is(err, ErrTearlineNotHeld):
 		status = http.StatusConflict
 	}
 	n.log.Warn("consent workflow", "partner", caller, "path", path, "status", status, "err", err)

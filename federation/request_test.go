@@ -266,3 +266,95 @@ func TestConsentApprovalByNonOriginatorRefused(t *testing.T) {
 		t.Errorf("CAN holds %d copies after refused approvals; want none", got)
 	}
 }
+
+// TestConsentRequestApprovedWithTearline: USA asks GBR to pass GBR's ORCON
+// object to CAN; GBR's releaser publishes a sanitised tearline of it as an
+// object of GBR's own, and approves the request with
+// a consent for the tearline. USA's node accepts the record once it holds
+// the tearline (an approval that arrives before it is refused, to be
+// delivered again), passes the tearline to CAN with the consent, and the
+// original never reaches CAN. A tearline GBR does not release to USA, or
+// the original itself, is refused before anything is signed.
+func TestConsentRequestApprovedWithTearline(t *testing.T) {
+	tn, id := onwardSetup(t, 46)
+	gbr, usa, can := tn.nodes["GBR"], tn.nodes["USA"], tn.nodes["CAN"]
+	ctx := context.Background()
+	q, err := tn.workflow(usa).Request(ctx, id, "CAN", "for the joint assessment")
+	if err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	variant, kept := matrixID(47), matrixID(48)
+	gbr.publish(labelled(t, kept, "GBR OFFICIAL//REL TO GBR", "counter-terrorism"))
+	for _, tc := range []struct{ name, variant string }{{"the original itself", id}, {"not released to USA", kept}, {"not held", matrixID(49)}} {
+		if _, err := tn.workflow(gbr).ApproveTearline(ctx, q.ID, tc.variant, time.Time{}, time.Hour); !errors.Is(err, ErrRequestRefused) {
+			t.Errorf("ApproveTearline(%s) = %v; want ErrRequestRefused", tc.name, err)
+		}
+	}
+	if in, err := tn.workflow(gbr).Store.GetRequest(ctx, mailbox.RequestInbox, q.ID); err != nil || in.State != mailbox.RequestPending {
+		t.Fatalf("GBR's inbox after refused tearlines: %+v, %v; want pending", in, err)
+	}
+
+	// A consent for a tearline USA does not hold yet is refused with 409.
+	early, err := SignConsent(Consent{Request: q.ID, Originator: "GBR", Holder: "USA", Recipient: "CAN", Object: matrixID(49),
+		Original: id, Issued: time.Now().UTC()}, envelopeSigner(gbr.node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, msg := tn.postAs(gbr, "USA", PathConsentApproval, early); status != http.StatusConflict {
+		t.Errorf("approval for a tearline USA does not hold = %d %s; want 409", status, msg)
+	}
+
+	// GBR releases the tearline to USA and CAN itself; as in onwardSetup,
+	// CAN's copy is removed, so that CAN holds it again only if USA passes
+	// it on with the consent.
+	gbr.publish(labelled(t, variant, "GBR OFFICIAL//ORCON//REL TO USA, GBR, FVEY//ORIGINATOR GBR", "counter-terrorism"))
+	eventually(t, 30*time.Second, func() (bool, string) {
+		return usa.held()[variant] == 1 && can.held()[variant] == 1, "USA and CAN do not both hold GBR's tearline"
+	})
+	tn.waitSettled(30 * time.Second)
+	if _, err := can.store.DeleteObjects(ctx, tearline.ObjectQuery{Collection: "default", IDs: []string{variant}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := tn.workflow(gbr).ApproveTearline(ctx, q.ID, variant, time.Time{}, time.Hour)
+	if err != nil {
+		t.Fatalf("ApproveTearline: %v", err)
+	}
+	if a.State != mailbox.RequestApproved || a.Delivered.IsZero() {
+		t.Fatalf("ApproveTearline = %+v; want approved and delivered", a)
+	}
+	p, err := ParseConsent(a.Record)
+	if err != nil || p.Object != variant || p.Original != id || p.Holder != "USA" || p.Recipient != "CAN" {
+		t.Fatalf("the record = %+v, %v; want a consent for %s standing for %s", p, err, variant, id)
+	}
+	out, err := tn.workflow(usa).Store.GetRequest(ctx, mailbox.RequestOutbox, q.ID)
+	if err != nil || out.State != mailbox.RequestApproved || !bytes.Equal(out.Record, a.Record) {
+		t.Fatalf("USA's outbox: %+v, %v; want approved with GBR's record", out, err)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		return can.held()[variant] == 1, "CAN does not hold the tearline USA may pass on with GBR's consent"
+	})
+	eventually(t, 5*time.Second, requestEvent(gbr, ledger.KindConsentGiven, "consent", "given", q.ID))
+	eventually(t, 5*time.Second, requestEvent(usa, ledger.KindConsentGiven, "consent", "received", q.ID))
+	eventually(t, 5*time.Second, requestEvent(can, ledger.KindConsentGiven, "consent", "used", q.ID))
+	if !hasEvent(gbr.events(ledger.KindConsentGiven), func(e ledger.Event) bool {
+		return e.Details["request"] == q.ID && e.Details["tearline-of"] == id
+	}) {
+		t.Errorf("GBR's audit log does not say the consent for %s is a tearline of %s", variant, id)
+	}
+
+	// Delivered again, it changes nothing; a tearline of another object,
+	// or a plain denial, is refused as decided.
+	if _, err := tn.workflow(gbr).ApproveTearline(ctx, q.ID, variant, time.Time{}, time.Hour); err != nil {
+		t.Errorf("ApproveTearline again (delivers again): %v", err)
+	}
+	if _, err := tn.workflow(gbr).ApproveTearline(ctx, q.ID, kept, time.Time{}, time.Hour); !errors.Is(err, mailbox.ErrRequestDecided) {
+		t.Errorf("ApproveTearline(another variant) after approval = %v; want ErrRequestDecided", err)
+	}
+	tn.waitSettled(30 * time.Second)
+	if got := can.held()[id]; got != 0 {
+		t.Errorf("CAN holds %d copies of the original; only its tearline was consented to", got)
+	}
+	for _, n := range tn.nodes {
+		n.verifyLedger()
+	}
+}

@@ -223,6 +223,9 @@ type dashboardData struct {
 	Links      []LinkState
 	Agreements []agreementView
 	AgreeOff   bool
+	// Pending counts the release requests waiting in the inbox that the
+	// user may see; -1 when the node keeps none.
+	Pending int
 }
 
 // dashboard is the console's home page (/console/home): the user's recent alerts, the
@@ -254,6 +257,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, rq *request) 
 				d.Agreements = append(d.Agreements, v)
 			}
 		}
+	}
+	if d.Pending, err = s.pendingInbox(ctx, rq); err != nil {
+		return err
 	}
 	s.render(w, r, rq, http.StatusOK, "dashboard.html", "Home", d)
 	return nil

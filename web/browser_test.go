@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tearline/tearline/federation"
+	"github.com/tearline/tearline/federation/mailbox"
 	"github.com/tearline/tearline/ledger"
 )
 
@@ -383,4 +385,122 @@ func TestBrowserProofVerifierMatchesGo(t *testing.T) {
 		}
 	}
 	t.Logf("%d vectors checked in Chromium", len(vectors))
+}
+
+// TestBrowserReleaseRequests: a releaser sees the waiting request on the
+// dashboard, opens the inbox and approves it; then approves another with
+// a tearline: edits the variant, sees the diff against the original and
+// the release preview, and publishes it; the tearline's page draws its
+// link to the original.
+func TestBrowserReleaseRequests(t *testing.T) {
+	n := newTestNode(t)
+	stub := n.withRequests(t)
+	const reqOfficial = "consent-request--66666666-6666-4666-8666-666666666666"
+	now := time.Now().UTC()
+	r := mailbox.Request{Box: mailbox.RequestInbox, ID: reqOfficial, Requester: "USA", Originator: "GBR", Recipient: "CAN", Object: objOfficial,
+		Note: "for the partners' exercise", Created: now, State: mailbox.RequestPending}
+	if err := n.store.PutRequest(context.Background(), r, federation.RequestEvent("USA", "received", &r, now)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t, n)
+	browserSignIn(t, ctx, n, "m.reed", "")
+	do(t, ctx, "open the dashboard", chromedp.Navigate(n.ts.URL+"/console/home"), chromedp.WaitVisible(chromedp.CSS("#requests-waiting")))
+	if got := text(t, ctx, "#requests-waiting"); !strings.Contains(got, "2 release requests wait") {
+		t.Errorf("the dashboard says %q; want 2 requests waiting (the TOP SECRET one is hidden)", got)
+	}
+	do(t, ctx, "follow the link to the inbox", chromedp.Click(chromedp.CSS("#requests-waiting a")), chromedp.WaitVisible(chromedp.CSS("#inbox")))
+	if got := text(t, ctx, "#inbox"); strings.Contains(got, objTopSecret) || strings.Contains(got, objNames[objTopSecret]) {
+		t.Errorf("the inbox shows the TOP SECRET request to a SECRET releaser: %q", got)
+	}
+	screenshot(t, ctx, "30-requests-inbox")
+	do(t, ctx, "approve",
+		chromedp.Click(chromedp.CSS(`tr[data-request="`+reqSecret+`"] button[data-action="approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#request-done")))
+	if got := eval[string](t, ctx, `document.querySelector('tr[data-request="`+reqSecret+`"]').dataset.state`); got != "approved" {
+		t.Errorf("after approving, the request is %q", got)
+	}
+	screenshot(t, ctx, "31-request-approved")
+
+	do(t, ctx, "open the tearline editor",
+		chromedp.Click(chromedp.CSS(`tr[data-request="`+reqOfficial+`"] a[data-action="tearline"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#stix")))
+	eval[bool](t, ctx, `(() => { const s = document.querySelector('#stix');
+		s.value = s.value.replace('"Phishing domain list"', '"Phishing domains (sanitised)"');
+		const l = document.querySelector('#level');
+		[...l.options].find(o => o.dataset.policy === 'GBR' && o.value === 'OFFICIAL').selected = true;
+		l.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`)
+	do(t, ctx, "compare and preview", chromedp.Click(chromedp.CSS("#preview")), chromedp.WaitVisible(chromedp.CSS("#diff")))
+	diff := text(t, ctx, "#diff")
+	if !strings.Contains(diff, `-   "name": "Phishing domain list"`) || !strings.Contains(diff, `+   "name": "Phishing domains (sanitised)"`) {
+		t.Errorf("the diff = %q; want the name's change", diff)
+	}
+	if got := text(t, ctx, "#request-decisions"); !strings.Contains(got, "USA") || !strings.Contains(got, "ALLOW") {
+		t.Errorf("the request's decisions = %q; want USA allowed", got)
+	}
+	screenshot(t, ctx, "32-tearline-preview")
+	do(t, ctx, "publish the tearline and approve",
+		chromedp.Click(chromedp.CSS("#approve-tearline")),
+		chromedp.WaitVisible(chromedp.CSS("#request-done")))
+	screenshot(t, ctx, "33-tearline-approved")
+	posts := stub.received()
+	if len(posts) != 2 {
+		t.Fatalf("the holder received %d answers; want 2", len(posts))
+	}
+	p, err := federation.ParseConsent(posts[1].Body)
+	if err != nil || p.Original != objOfficial || p.Object == objOfficial {
+		t.Fatalf("the second answer: %+v, %v; want a consent for a tearline of %s", p, err, objOfficial)
+	}
+	do(t, ctx, "open the tearline",
+		chromedp.Click(chromedp.CSS(`tr[data-request="`+reqOfficial+`"] a[data-tearline]`)),
+		chromedp.WaitVisible(chromedp.CSS("#graph")))
+	if !eval[bool](t, ctx, `!!document.querySelector('#graph a[data-object="`+objOfficial+`"]')`) {
+		t.Error("the tearline's graph does not link its original")
+	}
+	screenshot(t, ctx, "34-tearline-graph")
+}
+
+// TestBrowserAgreementImpact: an administrator pastes a changed agreement
+// and sees its impact before anyone applies it.
+func TestBrowserAgreementImpact(t *testing.T) {
+	n := newTestNode(t)
+	withAdmin(t, n, nil)
+	data, err := os.ReadFile("../policy/examples/fvey.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := strings.Replace(strings.Replace(string(data), "version: 3", "version: 4", 1), "  GBR: TOP SECRET", "  GBR: SECRET", 1)
+	ctx := browser(t, n)
+	browserSignIn(t, ctx, n, "a.admin", "")
+	do(t, ctx, "paste the agreement",
+		chromedp.Navigate(n.ts.URL+"/console/agreements"),
+		chromedp.WaitVisible(chromedp.CSS("#agreement")),
+		chromedp.SetValue(chromedp.CSS("#agreement"), v4),
+		chromedp.Click(chromedp.CSS("#impact-preview")),
+		chromedp.WaitVisible(chromedp.CSS("#impact-summary")))
+	if got := text(t, ctx, "#impact-summary"); got != "1 object is withdrawn from USA" {
+		t.Errorf("impact = %q", got)
+	}
+	do(t, ctx, "scroll to the impact", chromedp.ScrollIntoView(chromedp.CSS("#impact-result")))
+	screenshot(t, ctx, "35-agreement-impact")
+}
+
+// TestBrowserGraph: the related-objects graph is drawn, its nodes open
+// their objects, and what the user may not see is not in it.
+func TestBrowserGraph(t *testing.T) {
+	n := newGraphNode(t)
+	ctx := browser(t, n)
+	browserSignIn(t, ctx, n, "j.smith", "")
+	do(t, ctx, "open the object", chromedp.Navigate(n.ts.URL+"/console/objects/default/"+objSecret), chromedp.WaitVisible(chromedp.CSS("#graph")))
+	if got := eval[int](t, ctx, `document.querySelectorAll('#graph a.node').length`); got != 1 {
+		t.Errorf("the graph draws %d linked nodes; want 1", got)
+	}
+	if eval[bool](t, ctx, `document.body.innerHTML.includes('`+objTopSecret+`')`) {
+		t.Error("the page holds the id of the TOP SECRET object")
+	}
+	do(t, ctx, "scroll to the graph", chromedp.ScrollIntoView(chromedp.CSS("#graph")))
+	screenshot(t, ctx, "36-object-graph")
+	do(t, ctx, "open the neighbour", chromedp.Click(chromedp.CSS(`#graph a.node[data-object="`+objOfficial+`"] rect`)), chromedp.WaitVisible(chromedp.CSS("#object-id")))
+	if got := text(t, ctx, "#object-id"); got != objOfficial {
+		t.Errorf("the graph's node opened %q; want %s", got, objOfficial)
+	}
 }

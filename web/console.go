@@ -139,12 +139,9 @@ type NodeInfo struct {
 }
 
 // Config is what the console reads the node through. Users, Objects and
-// Decider are required; a nil Publisher, Audit, Agreements or Partners
-// turns the matching pages into an explanation that the node does not
-// offer them.
-//
-// Release requests and consent are a further source to come: a field here
-// and a group of routes in routes.
+// Decider are required; a nil Publisher, Audit, Agreements, Partners or
+// Requests turns the matching pages into an explanation that the node
+// does not offer them.
 type Config struct {
 	Node       NodeInfo
 	Users      Users
@@ -153,7 +150,10 @@ type Config struct {
 	Publisher  Publisher
 	Audit      Audit
 	Agreements Agreements
-	Partners   Partners
+	// AgreementImpact previews agreement changes for administrators; nil
+	// leaves the preview out of the agreements page.
+	AgreementImpact AgreementImpact
+	Partners        Partners
 	// Alerts feeds the alerts page, its live stream and the dashboard;
 	// Links the dashboard's link states. Either may be nil.
 	Alerts Alerts
@@ -161,6 +161,9 @@ type Config struct {
 	// Exercises runs the exercises the exercises page starts; nil turns
 	// the page into an explanation that the node offers none.
 	Exercises Exercises
+	// Requests is the consent workflow: the release requests pages, the
+	// tearline editor and the object page's request for onward release.
+	Requests Requests
 
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -268,6 +271,7 @@ func (s *Server) routes() {
 	m.Handle("GET /console/audit/{index}", s.authed(s.auditEntry))
 
 	m.Handle("GET /console/agreements", s.authed(s.agreementsPage))
+	m.Handle("POST /console/agreements/preview", s.mutating(s.previewAgreement))
 	m.Handle("GET /console/partners", s.authed(s.partnersPage))
 
 	m.Handle("GET /console/alerts", s.authed(s.alertsPage))
@@ -280,8 +284,13 @@ func (s *Server) routes() {
 	m.Handle("GET /console/exercises/{run}/scorecard", s.authed(s.exerciseScorecard))
 	m.Handle("GET /console/exercises/{run}/scorecard.json", s.authed(s.exerciseScorecardJSON))
 
-	// Release requests and consent mount here, behind s.authed or
-	// s.mutating like the pages above.
+	m.Handle("GET /console/requests", s.authed(s.requestsPage))
+	m.Handle("POST /console/requests/{id}/approve", s.mutating(s.approveRequest))
+	m.Handle("POST /console/requests/{id}/deny", s.mutating(s.denyRequest))
+	m.Handle("GET /console/requests/{id}/tearline", s.authed(s.tearlinePage))
+	m.Handle("POST /console/requests/{id}/tearline/preview", s.mutating(s.tearlinePreview))
+	m.Handle("POST /console/requests/{id}/tearline", s.mutating(s.tearlineApprove))
+	m.Handle("POST /console/objects/{collection}/{id}/request", s.mutating(s.askRelease))
 
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, errNotFound)
@@ -395,7 +404,7 @@ type page struct {
 
 var pageFiles = []string{"signin.html", "error.html", "objects.html", "object.html", "publish.html",
 	"published.html", "audit.html", "entry.html", "agreements.html", "partners.html", "alerts.html", "dashboard.html",
-	"exercises.html", "exercises-run.html"}
+	"exercises.html", "exercises-run.html", "requests.html", "tearline.html"}
 
 var funcs = template.FuncMap{
 	"day": func(t time.Time) string {
@@ -418,7 +427,7 @@ var funcs = template.FuncMap{
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, name := range pageFiles {
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name)
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/picker.html", "templates/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
 		}

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/release"
 )
 
 // reviewWindow is how far ahead a review or expiry date counts as due.
@@ -62,10 +65,89 @@ func agreementState(a *tearline.Agreement, now time.Time) (state, class string, 
 type agreementsData struct {
 	Off        bool
 	Agreements []agreementView
+	// MayPreview: the user is an administrator and the node computes
+	// impacts.
+	MayPreview bool
+	Text       string
+	Problem    string
+	Impact     *impactView
+}
+
+// AgreementImpact computes what adding an agreement, or a new version of
+// one, would do to the node's release sets, as 'tearline agreement add
+// --dry-run' does, and changes nothing.
+type AgreementImpact interface {
+	// PreviewAgreement reads text as 'tearline agreement add' reads an
+	// agreement file, and returns the agreement and the impact of adding
+	// it. A text that is not a valid agreement, or that could not be
+	// added, is an error wrapping ErrAgreementText, whose message the user
+	// is shown.
+	PreviewAgreement(ctx context.Context, text []byte) (tearline.Agreement, release.Impact, error)
+}
+
+// ErrAgreementText marks an agreement text the node cannot add.
+var ErrAgreementText = errors.New("the agreement cannot be added")
+
+// maxAgreementText bounds a pasted agreement.
+const maxAgreementText = 64 << 10
+
+type impactView struct {
+	Ref, Title, Parties, Valid string
+	Summary                    string
+	Objects                    int64
+	Partners                   []release.PartnerImpact
 }
 
 func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request, rq *request) error {
+	return s.renderAgreements(w, r, rq, http.StatusOK, nil)
+}
+
+// previewAgreement shows an administrator what a pasted agreement would
+// change, without applying it.
+func (s *Server) previewAgreement(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if s.cfg.AgreementImpact == nil {
+		return errNotFound
+	}
+	if !rq.user.Has(tearline.RoleAdmin) {
+		return badInput("Only an administrator of this node previews agreement changes.")
+	}
+	d := &agreementsData{Text: strings.ReplaceAll(r.PostForm.Get("agreement"), "\r\n", "\n")}
+	switch {
+	case strings.TrimSpace(d.Text) == "":
+		d.Problem = "Paste the agreement, in the YAML 'tearline agreement add' reads."
+	case len(d.Text) > maxAgreementText:
+		d.Problem = fmt.Sprintf("The agreement holds %d bytes; at most %d KiB.", len(d.Text), maxAgreementText>>10)
+	default:
+		a, im, err := s.cfg.AgreementImpact.PreviewAgreement(r.Context(), []byte(d.Text))
+		if errors.Is(err, ErrAgreementText) {
+			d.Problem = err.Error()
+			break
+		}
+		if err != nil {
+			return err
+		}
+		v := &impactView{Ref: fmt.Sprintf("%s@v%d", a.ID, a.Version), Title: a.Title, Parties: strings.Join(a.Parties, " "),
+			Summary: im.String(), Objects: im.Objects, Partners: im.Partners}
+		v.Valid = a.ValidFrom.UTC().Format(time.DateOnly) + " →"
+		if !a.ValidUntil.IsZero() {
+			v.Valid += " " + a.ValidUntil.UTC().Format(time.DateOnly)
+		}
+		d.Impact = v
+	}
+	status := http.StatusOK
+	if d.Problem != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return s.renderAgreements(w, r, rq, status, d)
+}
+
+func (s *Server) renderAgreements(w http.ResponseWriter, r *http.Request, rq *request, status int, form *agreementsData) error {
 	d := agreementsData{Off: s.cfg.Agreements == nil}
+	if form != nil {
+		d = *form
+		d.Off = s.cfg.Agreements == nil
+	}
+	d.MayPreview = s.cfg.AgreementImpact != nil && rq.user.Has(tearline.RoleAdmin)
 	if !d.Off {
 		list, err := s.cfg.Agreements.Agreements(r.Context())
 		if err != nil {
@@ -88,7 +170,7 @@ func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request, rq *requ
 			d.Agreements = append(d.Agreements, v)
 		}
 	}
-	s.render(w, r, rq, http.StatusOK, "agreements.html", "Agreements", d)
+	s.render(w, r, rq, status, "agreements.html", "Agreements", d)
 	return nil
 }
 

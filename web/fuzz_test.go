@@ -3,6 +3,7 @@ package web
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tearline/tearline/fuzzseed"
@@ -95,6 +96,53 @@ func FuzzParsePaste(f *testing.F) {
 		for _, o := range objs {
 			if o.Type == "marking-definition" || has(o.v, "object_marking_refs") || has(o.v, "granular_markings") {
 				t.Fatalf("parsePaste(%q) accepted %s with markings of its own", data, o.ID)
+			}
+		}
+	})
+}
+
+// FuzzLineDiff: any two texts compare without panic, and the diff holds
+// both: its kept and removed lines are the first text, its kept and added
+// lines the second, with the counts it reports.
+func FuzzLineDiff(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, a, b string) {
+		lines, added, removed, err := lineDiff(a, b)
+		if err != nil {
+			return
+		}
+		var left, right []string
+		na, nr := 0, 0
+		for _, l := range lines {
+			switch l.Op {
+			case " ":
+				left, right = append(left, l.Text), append(right, l.Text)
+			case "-":
+				left = append(left, l.Text)
+				nr++
+			case "+":
+				right = append(right, l.Text)
+				na++
+			default:
+				t.Fatalf("lineDiff: operation %q", l.Op)
+			}
+		}
+		if strings.Join(left, "\n") != a || strings.Join(right, "\n") != b || na != added || nr != removed {
+			t.Fatalf("lineDiff(%q, %q) = %+v, +%d -%d; it does not rebuild both texts", a, b, lines, added, removed)
+		}
+	})
+}
+
+// FuzzOutgoingRefs: any stored JSON is read for references without panic;
+// every reference read is a bounded string of a *_ref or *_refs property,
+// never a marking's.
+func FuzzOutgoingRefs(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, n := range outgoingRefs(data) {
+			if n.id == "" || len(n.id) > 300 || n.label == "object_marking_refs" ||
+				!strings.HasSuffix(n.label, "_ref") && !strings.HasSuffix(n.label, "_refs") {
+				t.Fatalf("outgoingRefs(%q) read %+v", data, n)
 			}
 		}
 	})

@@ -168,6 +168,7 @@ func newTestNode(t testing.TB) *testNode {
 	users := []tearline.User{
 		{Name: "j.smith", Nationality: "GBR", Clearances: []tearline.Clearance{{Policy: "GBR", Levels: levels("GBR", "SECRET")}}, Roles: []tearline.Role{tearline.RoleAnalyst}},
 		{Name: "k.low", Nationality: "GBR", Clearances: []tearline.Clearance{{Policy: "GBR", Levels: levels("GBR", "OFFICIAL")}}, Roles: []tearline.Role{tearline.RoleAnalyst}},
+		{Name: "m.reed", Nationality: "GBR", Clearances: []tearline.Clearance{{Policy: "GBR", Levels: levels("GBR", "SECRET")}}, Roles: []tearline.Role{tearline.RoleReleaser}},
 		{Name: "c.martin", Nationality: "FRA", Organisation: "FRA liaison", Clearances: []tearline.Clearance{{Policy: "FRA", Levels: levels("FRA", "SECRET")}}},
 	}
 	for _, u := range users {
@@ -183,7 +184,7 @@ func newTestNode(t testing.TB) *testNode {
 			t.Fatal(err)
 		}
 		n.tokens[u.Name] = secret
-		if err := st.SetGrant(ctx, tearline.Grant{Principal: u.Name, Collection: coll.ID, Read: true, Write: u.Name == "j.smith"}); err != nil {
+		if err := st.SetGrant(ctx, tearline.Grant{Principal: u.Name, Collection: coll.ID, Read: true, Write: u.Name == "j.smith" || u.Name == "m.reed"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -195,13 +196,14 @@ func newTestNode(t testing.TB) *testNode {
 	n.signer = ledger.NewSigner("tearline/GBR", key)
 	n.checkpoint(t)
 	n.cfg = Config{
-		Node:       NodeInfo{Partner: "GBR", Name: "UK National Liaison Office"},
-		Users:      st,
-		Objects:    st,
-		Decider:    &testDecider{store: st, rel: rel},
-		Publisher:  pub,
-		Audit:      &testAudit{Log: n.log, st: st.Ledger(), verifier: ledger.NewVerifier("tearline/GBR", key.Public().(ed25519.PublicKey))},
-		Agreements: testAgreements{rel.Agreements},
+		Node:            NodeInfo{Partner: "GBR", Name: "UK National Liaison Office"},
+		Users:           st,
+		Objects:         st,
+		Decider:         &testDecider{store: st, rel: rel},
+		Publisher:       pub,
+		Audit:           &testAudit{Log: n.log, st: st.Ledger(), verifier: ledger.NewVerifier("tearline/GBR", key.Public().(ed25519.PublicKey))},
+		Agreements:      testAgreements{rel.Agreements},
+		AgreementImpact: testImpact{n: n},
 		Partners: testPartners{{Code: "USA", Name: "US node", Fingerprint: "SHA256:0123:4567:89ab:cdef:0123:4567:89ab:cdef:0123:4567:89ab:cdef:0123:4567:89ab:cdef",
 			SigningKeyID: "ed25519:usa", HPKEKeyID: "hpke:usa", TLSCertificateSHA256: strings.Repeat("ab", 32), Issued: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}},
 		Now: n.clock.now,
@@ -361,6 +363,40 @@ func (a *testAudit) NewestCheckpoint(ctx context.Context) (ledger.Checkpoint, []
 type testAgreements struct{ list []tearline.Agreement }
 
 func (a testAgreements) Agreements(context.Context) ([]tearline.Agreement, error) { return a.list, nil }
+
+// testImpact previews agreements as the node does: the text parsed and
+// validated, put in place of the version in force, and the release sets
+// computed again without applying them.
+type testImpact struct{ n *testNode }
+
+func (im testImpact) PreviewAgreement(ctx context.Context, text []byte) (tearline.Agreement, release.Impact, error) {
+	a, err := policy.ParseAgreement(text)
+	if err == nil {
+		err = policy.ValidateAgreement(a, im.n.rel.Registry)
+	}
+	if err != nil {
+		return a, release.Impact{}, fmt.Errorf("%w: %v", ErrAgreementText, err)
+	}
+	var list []tearline.Agreement
+	for _, cur := range im.n.rel.Agreements {
+		if cur.ID == a.ID {
+			if a.Version <= cur.Version {
+				return a, release.Impact{}, fmt.Errorf("%w: version %d is in force; give the change version %d", ErrAgreementText, cur.Version, cur.Version+1)
+			}
+			continue
+		}
+		list = append(list, cur)
+	}
+	rel, err := release.NewReleaser(im.n.rel.Registry, append(list, a), im.n.rel.Holder)
+	if err != nil {
+		return a, release.Impact{}, err
+	}
+	plan, err := release.Compute(ctx, im.n.store, rel, release.Options{All: true, At: time.Now().UTC(), Actor: "test", Cause: "preview"})
+	if err != nil {
+		return a, release.Impact{}, err
+	}
+	return a, plan.Impact, nil
+}
 
 type testPartners []PartnerCard
 

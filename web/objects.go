@@ -428,6 +428,13 @@ type objectData struct {
 	Class       int64
 	Stored      []storedRelease
 	Unstored    []string // partners with no stored release: denied
+	// AskTo lists the partners this node may ask the originator's consent
+	// to pass the object to; empty when it originated the object or keeps
+	// no requests.
+	AskTo []string
+	// Graph is the object's neighbourhood: what it references and what
+	// references it, as far as the user may see.
+	Graph *graphView
 }
 
 // labelView lays a label out field by field.
@@ -532,6 +539,16 @@ func (s *Server) objectPage(w http.ResponseWriter, r *http.Request, rq *request)
 		if !stored[p] {
 			d.Unstored = append(d.Unstored, p)
 		}
+	}
+	if s.cfg.Requests != nil && s.inRequestsCollection(c) && len(d.Originators) == 1 && d.Originators[0] != s.cfg.Node.Partner {
+		for _, p := range partners {
+			if p != d.Originators[0] && p != s.cfg.Node.Partner {
+				d.AskTo = append(d.AskTo, p)
+			}
+		}
+	}
+	if d.Graph, err = s.objectGraph(ctx, rq, c, obj); err != nil {
+		return err
 	}
 	s.render(w, r, rq, http.StatusOK, "object.html", obj.ID, d)
 	return nil

@@ -17,7 +17,9 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/analytics"
+	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/federation"
+	"github.com/tearline/tearline/federation/mailbox"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/ledger"
@@ -57,10 +59,13 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 		Objects:    objects,
 		Decider:    &consoleDecider{store: s, rel: rel, holder: holder, classes: newClassDecider(s)},
 		Publisher:  &consolePublisher{store: s, rel: rel},
-		Agreements: consoleAgreements{rel: rel},
-		Partners:   consolePartners{pins: partner.NewStore(n.Dir, holder)},
-		Exercises:  consoleExercises{speed: consoleExerciseSpeed},
-		Logger:     logger,
+		Agreements: consoleAgreements{rel: rel, store: s},
+		// The agreements page previews changes as 'tearline agreement add
+		// --dry-run' does.
+		AgreementImpact: consoleAgreements{rel: rel, store: s},
+		Partners:        consolePartners{pins: partner.NewStore(n.Dir, holder)},
+		Exercises:       consoleExercises{speed: consoleExerciseSpeed},
+		Logger:          logger,
 	}
 	if alertServiceOf(s) != nil {
 		// serve starts early warning before it builds the users' server.
@@ -68,6 +73,16 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 	}
 	if ls, ok := s.(federation.LinkStore); ok {
 		cfg.Links = consoleLinks{store: ls}
+	}
+	if rs, ok := s.(federation.RequestRecords); ok {
+		cfg.Requests = consoleRequests{w: &federation.Workflow{
+			Signer:     envelope.Signer{Code: holder, KeyID: n.SigningKeyID, Key: n.SigningKey},
+			Store:      rs,
+			Cards:      partner.NewStore(n.Dir, holder),
+			Releaser:   rel.Releaser,
+			Collection: defaultCollection,
+			Dial:       partnerDialer(n),
+		}}
 	}
 	if st, err := nodeLedger(s); err == nil {
 		var keys []ed25519.PublicKey
@@ -278,7 +293,54 @@ func (a *consoleAudit) NewestCheckpoint(ctx context.Context) (ledger.Checkpoint,
 }
 
 // consoleAgreements are the agreements the console's decisions use.
-type consoleAgreements struct{ rel *releasing }
+type consoleAgreements struct {
+	rel   *releasing
+	store store
+}
+
+var _ web.AgreementImpact = consoleAgreements{}
+
+// PreviewAgreement computes the impact of adding an agreement text to the
+// agreements serve decides with, as 'tearline agreement add --dry-run'
+// does, without storing or applying anything.
+func (a consoleAgreements) PreviewAgreement(ctx context.Context, text []byte) (tearline.Agreement, release.Impact, error) {
+	ag, err := policy.ParseAgreement(text)
+	if err != nil {
+		return ag, release.Impact{}, fmt.Errorf("%w: %v", web.ErrAgreementText, err)
+	}
+	if err := policy.ValidateAgreement(ag, a.rel.Registry); err != nil {
+		return ag, release.Impact{}, fmt.Errorf("%w: %v", web.ErrAgreementText, err)
+	}
+	list := slices.Clone(a.rel.Agreements)
+	found := false
+	for i := range list {
+		if list[i].ID != ag.ID {
+			continue
+		}
+		if ag.Version <= list[i].Version {
+			return ag, release.Impact{}, fmt.Errorf("%w: the node decides with %s@v%d already, and an agreement version is never rewritten: give the changed text version %d",
+				web.ErrAgreementText, ag.ID, list[i].Version, list[i].Version+1)
+		}
+		list[i], found = ag, true
+	}
+	if !found {
+		list = append(list, ag)
+	}
+	rel, err := newReleasing(a.rel.Registry, list, a.rel.Holder)
+	if err != nil {
+		return ag, release.Impact{}, fmt.Errorf("%w: %v", web.ErrAgreementText, err)
+	}
+	rs, err := releaseStoreOf(a.store)
+	if err != nil {
+		return ag, release.Impact{}, err
+	}
+	plan, err := release.Compute(ctx, rs, rel.Releaser, release.Options{All: true, At: time.Now().UTC(),
+		Actor: a.rel.Holder + " console preview", Cause: fmt.Sprintf("agreement %s@v%d previewed", ag.ID, ag.Version)})
+	if err != nil {
+		return ag, release.Impact{}, fmt.Errorf("release sets: %w", err)
+	}
+	return ag, plan.Impact, nil
+}
 
 func (a consoleAgreements) Agreements(context.Context) ([]tearline.Agreement, error) {
 	return slices.Clone(a.rel.Agreements), nil
@@ -380,4 +442,69 @@ func (l consoleLinks) LinkStates(ctx context.Context) ([]web.LinkState, error) {
 		out = append(out, ls)
 	}
 	return out, nil
+}
+
+// consoleRequests is the consent workflow as the console drives it: the
+// node's federation.Workflow on its store, as 'tearline release' uses it,
+// on the release engine serve runs. Approvals from the console do not
+// lapse, as 'tearline release approve' without --expires.
+type consoleRequests struct{ w *federation.Workflow }
+
+var _ web.Requests = consoleRequests{}
+
+// releaseRequest adds to r the tearline its approval covers, if any.
+func releaseRequest(r mailbox.Request) web.ReleaseRequest {
+	out := web.ReleaseRequest{Request: r}
+	if r.State == mailbox.RequestApproved && len(r.Record) > 0 {
+		if p, err := federation.ParseConsent(r.Record); err == nil && p.Original != "" {
+			out.Tearline = p.Object
+		}
+	}
+	return out
+}
+
+// as is the workflow acting for the user actor.
+func (c consoleRequests) as(actor string) *federation.Workflow {
+	w := *c.w
+	w.Actor = actor
+	return &w
+}
+
+func (c consoleRequests) Collection() string { return c.w.Collection }
+
+func (c consoleRequests) Requests(ctx context.Context, box mailbox.RequestBox) ([]web.ReleaseRequest, error) {
+	rs, err := c.w.Store.Requests(ctx, box)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.ReleaseRequest, len(rs))
+	for i, r := range rs {
+		out[i] = releaseRequest(r)
+	}
+	return out, nil
+}
+
+func (c consoleRequests) Request(ctx context.Context, box mailbox.RequestBox, id string) (web.ReleaseRequest, error) {
+	r, err := c.w.Store.GetRequest(ctx, box, id)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) Ask(ctx context.Context, actor, object, recipient, note string) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).Request(ctx, object, recipient, note)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) Approve(ctx context.Context, actor, id string) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).Approve(ctx, id, 0)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, 0)
+	return releaseRequest(r), err
+}
+
+func (c consoleRequests) Deny(ctx context.Context, actor, id, reason string) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).Deny(ctx, id, reason)
+	return releaseRequest(r), err
 }

@@ -30,7 +30,7 @@
   // FOUO only on unclassified ones; controls only with a classification.
   // The node checks again, and names the rule, whatever the browser sends.
   function picker() {
-    var form = document.getElementById('publish-form');
+    var form = document.getElementById('publish-form') || document.getElementById('tearline-form');
     if (!form) {
       return;
     }

@@ -257,7 +257,7 @@ func (s *Store) RecordSent(ctx context.Context, partner string, acked uint64, at
 		return fmt.Errorf("record sent to %s: %w", partner, err)
 	}
 	if len(events) > 0 {
-		first, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, events...)
+		first, err := ledger.New(s.ledgerIn(tx)).Append(ctx, events...)
 		if err != nil {
 			return fmt.Errorf("record sent to %s: audit log: %w", partner, err)
 		}
@@ -369,7 +369,7 @@ func (s *Store) deliver(ctx context.Context, tx *sql.Tx, objs []*tearline.Object
 	}
 	if d.Record != nil {
 		if evs := d.Record(results); len(evs) > 0 {
-			first, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, evs...)
+			first, err := ledger.New(s.ledgerIn(tx)).Append(ctx, evs...)
 			if err != nil {
 				return fmt.Errorf("receive from %s: audit log: %w", d.Sender, err)
 			}

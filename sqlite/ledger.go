@@ -135,17 +135,18 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 	if err != nil {
 		return fmt.Errorf("entries: %w", err)
 	}
-	for _, n := range nodes {
-		if n.ID.Index > math.MaxInt64 {
+	keys := make([]int64, len(nodes))
+	for i, n := range nodes {
+		k, ok := nodeKey(n.ID)
+		if !ok {
 			return fmt.Errorf("node %d/%d: index out of range", n.ID.Level, n.ID.Index)
 		}
+		keys[i] = k
 	}
 	// Nodes are replaced, as in ledger.Memory: a node an append completes
 	// cannot exist yet, unless the caller is not a ledger.Log.
-	err = l.insertRows(ctx, tx, `INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES `, `(?, ?, coalesce(?, x''))`, len(nodes),
-		func(i int, args []any) []any {
-			return append(args, int64(nodes[i].ID.Level), int64(nodes[i].ID.Index), nodes[i].Hash)
-		})
+	err = l.insertRows(ctx, tx, `INSERT OR REPLACE INTO ledger_tree (key, hash) VALUES `, `(?, coalesce(?, x''))`, len(nodes),
+		func(i int, args []any) []any { return append(args, keys[i], nodes[i].Hash) })
 	if err != nil {
 		return fmt.Errorf("nodes: %w", err)
 	}
@@ -207,9 +208,21 @@ func (l *Ledger) Entry(ctx context.Context, index uint64) ([]byte, error) {
 	return e, nil
 }
 
-// hashesPerQuery bounds the ids looked up by one statement, two parameters
-// each, well below SQLite's limit on parameters.
-const hashesPerQuery = 400
+// nodeKey is the key of node id in ledger_tree: the index of the last leaf
+// under it times 64, plus its level, so that nodes are keyed in the order
+// appends complete them. It is false for a node no log of at most 2^56
+// entries has.
+func nodeKey(id compact.NodeID) (int64, bool) {
+	if id.Level >= 57 || id.Index >= (1<<57)>>id.Level {
+		return 0, false
+	}
+	last := (id.Index+1)<<id.Level - 1
+	return int64(last<<6 | uint64(id.Level)), true
+}
+
+// hashesPerQuery bounds the ids looked up by one statement, well below
+// SQLite's limit on parameters.
+const hashesPerQuery = 800
 
 // Hashes implements ledger.Storage. Stored nodes never change, so each chunk
 // of ids may be read in a statement of its own.
@@ -225,27 +238,23 @@ func (l *Ledger) Hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 }
 
 func (l *Ledger) hashes(ctx context.Context, ids []compact.NodeID, out [][]byte) error {
-	type key struct {
-		level int64
-		index int64
-	}
-	want := make(map[key][]int, len(ids))
+	want := make(map[int64][]int, len(ids))
 	var (
 		q    strings.Builder
 		args []any
 	)
-	q.WriteString(`SELECT level, idx, hash FROM ledger_nodes WHERE (level, idx) IN (VALUES `)
+	q.WriteString(`SELECT key, hash FROM ledger_tree WHERE key IN (`)
 	for i, id := range ids {
-		if id.Index > math.MaxInt64 || id.Level > math.MaxInt32 {
+		k, ok := nodeKey(id)
+		if !ok {
 			return fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ledger.ErrNotFound)
 		}
-		k := key{int64(id.Level), int64(id.Index)}
 		if _, dup := want[k]; !dup {
 			if len(args) > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?)")
-			args = append(args, k.level, k.index)
+			q.WriteString("?")
+			args = append(args, k)
 		}
 		want[k] = append(want[k], i)
 	}
@@ -258,10 +267,10 @@ func (l *Ledger) hashes(ctx context.Context, ids []compact.NodeID, out [][]byte)
 	found := 0
 	for rows.Next() {
 		var (
-			k key
+			k int64
 			h []byte
 		)
-		if err := rows.Scan(&k.level, &k.index, &h); err != nil {
+		if err := rows.Scan(&k, &h); err != nil {
 			return err
 		}
 		for j, i := range want[k] {

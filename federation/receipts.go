@@ -290,7 +290,8 @@ func batchEventMatches(ev ledger.Event, role mailbox.Role, by, with string, thro
 	return nil
 }
 
-// maxReceiptsPerRound bounds the receipts one CollectReceipts asks for.
+// maxReceiptsPerRound bounds the receipts of one partner that one
+// CollectReceipts asks for.
 const maxReceiptsPerRound = 1000
 
 // CollectReceipts fetches and verifies the partner's side of every pending
@@ -300,19 +301,35 @@ const maxReceiptsPerRound = 1000
 // raised as an alert in the audit log and kept as the receipt's failure.
 // It returns how many receipts were verified and failed.
 func (n *Node) CollectReceipts(ctx context.Context) (verified, failed int, err error) {
-	pending, err := n.cfg.Store.Receipts(ctx, mailbox.ReceiptQuery{Pending: true, Limit: maxReceiptsPerRound})
+	n.mu.Lock()
+	var links []*link
+	for _, l := range n.links {
+		// Through a hub, the partner's log is not served to this node.
+		if l.hub == "" {
+			links = append(links, l)
+		}
+	}
+	n.mu.Unlock()
+	for _, l := range links {
+		v, f, err := n.collectReceipts(ctx, l)
+		verified, failed = verified+v, failed+f
+		if err != nil {
+			return verified, failed, err
+		}
+	}
+	return verified, failed, nil
+}
+
+// collectReceipts collects the pending receipts of one partner, so that
+// a partner that never answers holds up no other.
+func (n *Node) collectReceipts(ctx context.Context, l *link) (verified, failed int, err error) {
+	pending, err := n.cfg.Store.Receipts(ctx, mailbox.ReceiptQuery{Partner: l.code, Pending: true, Limit: maxReceiptsPerRound})
 	if err != nil {
 		return 0, 0, err
 	}
-	unreachable := map[string]bool{}
 	for _, r := range pending {
 		if ctx.Err() != nil {
 			return verified, failed, ctx.Err()
-		}
-		l := n.link(r.Partner)
-		if l == nil || l.hub != "" || unreachable[r.Partner] {
-			// Through a hub: the partner's log is not served here.
-			continue
 		}
 		body, ferr := n.fetchBatchEntry(ctx, l, r.Role.Other(), r.Through)
 		if errors.Is(ferr, errNotYet) {
@@ -321,8 +338,7 @@ func (n *Node) CollectReceipts(ctx context.Context) (verified, failed int, err e
 		}
 		if ferr != nil {
 			n.log.Warn("receipt: partner unreachable", "partner", r.Partner, "err", ferr)
-			unreachable[r.Partner] = true
-			continue
+			return verified, failed, nil
 		}
 		now := n.now()
 		got, verr := n.verifyBatchEntry(r, body, now)

@@ -124,3 +124,28 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// FuzzParseBatchEntry: a partner's answer for a receipt never panics the
+// parser; what it accepts has an entry, a checkpoint and a proof of 32-byte
+// hashes, and reads back the same once written.
+func FuzzParseBatchEntry(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, proof, err := ParseBatchEntry(data)
+		if err != nil {
+			return
+		}
+		if len(e.Entry) == 0 || e.Checkpoint == "" || len(proof) != len(e.Proof) || len(proof) > 64 {
+			t.Fatalf("ParseBatchEntry(%q) accepted %+v", data, e)
+		}
+		for _, h := range proof {
+			if len(h) != 32 {
+				t.Fatalf("ParseBatchEntry(%q) accepted a hash of %d bytes", data, len(h))
+			}
+		}
+		again, againProof, err := ParseBatchEntry(mustJSON(t, e))
+		if err != nil || !reflect.DeepEqual(again, e) || !reflect.DeepEqual(againProof, proof) {
+			t.Fatalf("ParseBatchEntry(%q) = %+v, which does not read back: %+v, %v", data, e, again, err)
+		}
+	})
+}

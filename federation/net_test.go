@@ -418,13 +418,14 @@ func eventually(t testing.TB, d time.Duration, cond func() (bool, string)) {
 	}
 }
 
-// verifyLedger checks the node's audit log end to end.
+// verifyLedger checks the node's audit log end to end, with the
+// checkpoints it signed.
 func (n *testNode) verifyLedger() {
 	n.t.Helper()
 	n.mu.Lock()
 	st := n.ledger
 	n.mu.Unlock()
-	if err := ledger.Verify(context.Background(), st); err != nil {
+	if err := ledger.Verify(context.Background(), st, ledger.NewVerifier("tearline/"+n.code, n.node.SigningPublicKey)); err != nil {
 		n.t.Errorf("%s: audit log does not verify: %v", n.code, err)
 	}
 }

@@ -75,6 +75,9 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// RequestTimeout bounds one exchange with a partner [2 min].
 	RequestTimeout time.Duration
+	// ReceiptInterval is how often the partners' sides of pending
+	// receipts are fetched [10 s].
+	ReceiptInterval time.Duration
 
 	// Now and Rand, if set, replace the clock and crypto/rand.
 	Now  func() time.Time
@@ -136,6 +139,7 @@ func New(cfg Config) (*Node, error) {
 	defDur(&cfg.MinBackoff, 100*time.Millisecond)
 	defDur(&cfg.MaxBackoff, 30*time.Second)
 	defDur(&cfg.RequestTimeout, 2*time.Minute)
+	defDur(&cfg.ReceiptInterval, 10*time.Second)
 	if cfg.MaxBatch > MaxBatchLimit {
 		cfg.MaxBatch = MaxBatchLimit
 	}
@@ -160,6 +164,7 @@ func (n *Node) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathBatch, n.serveBatch)
 	mux.HandleFunc("POST "+PathReceipt, n.serveReceipt)
 	mux.HandleFunc("POST "+PathNotify, n.serveNotify)
+	mux.HandleFunc("GET "+PathBatchEntry, n.serveBatchEntry)
 	n.mountRecall(mux)
 	n.mountConsent(mux)
 }
@@ -220,6 +225,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.refreshLinks(ctx); err != nil {
 		return err
 	}
+	rctx, stopReceipts := context.WithCancel(ctx)
+	receiptsDone := make(chan struct{})
+	go func() { n.receiptsLoop(rctx); close(receiptsDone) }()
+	defer func() { stopReceipts(); <-receiptsDone }()
 	notifyTick := time.NewTicker(n.cfg.NotifyInterval)
 	defer notifyTick.Stop()
 	refreshTick := time.NewTicker(n.cfg.PollInterval)

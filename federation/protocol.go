@@ -22,6 +22,9 @@ import (
 //	GET  /federation/v1/batch     the receiver pulls its next batch:
 //	                              ?after=N&limit=L&acked=A
 //	POST /federation/v1/receipt   the receiver reports what it refused
+//	GET  /federation/v1/batch-entry  either side asks for the other's audit
+//	                              entry of a batch, with its inclusion
+//	                              proof (receipts.go): ?role=R&through=N
 //
 // A batch answer carries the range it covers in headers, and, unless
 // every entry of the range was withheld, one envelope sealed to the

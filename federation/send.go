@@ -281,7 +281,11 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 	}
 	// Logged before it leaves: a batch that is never read is still
 	// recorded as sent.
-	if err := n.cfg.Store.RecordSent(ctx, code, q.Acked, now, events); err != nil {
+	var sentBatch uint64 // the batch whose receipt is to be fetched
+	if len(events) > 0 {
+		sentBatch = b.header.Through
+	}
+	if err := n.cfg.Store.RecordSent(ctx, code, q.Acked, now, sentBatch, events); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -357,7 +361,7 @@ func (n *Node) serveReceipt(w http.ResponseWriter, r *http.Request) {
 	if rc.Envelope != "" {
 		acked = rc.After // refused whole: nothing of it was applied
 	}
-	if err := n.cfg.Store.RecordSent(r.Context(), code, acked, n.now(), receiptEvents(code, rc, n.now())); err != nil {
+	if err := n.cfg.Store.RecordSent(r.Context(), code, acked, n.now(), 0, receiptEvents(code, rc, n.now())); err != nil {
 		if errors.Is(err, tearline.ErrInvalid) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

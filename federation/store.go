@@ -24,7 +24,7 @@ type OutboxStore interface {
 	MarkingSource
 	OutboxHeads(ctx context.Context) ([]mailbox.Head, error)
 	OutboxPage(ctx context.Context, partner string, after uint64, limit, maxBytes int) (mailbox.Page, error)
-	RecordSent(ctx context.Context, partner string, acked uint64, at time.Time, events []ledger.Event) error
+	RecordSent(ctx context.Context, partner string, acked uint64, at time.Time, batch uint64, events []ledger.Event) error
 }
 
 // InboxStore is the receiving side: each sender's cursor, advanced with
@@ -41,9 +41,23 @@ type LinkStore interface {
 	SetLinkError(ctx context.Context, partner string, dir mailbox.Direction, message string, at time.Time) error
 }
 
+// ReceiptStore keeps the receipts of batches (mailbox.BatchReceipt): the
+// stores create them with the audit entries of RecordSent and Receive;
+// the node fills in the partner's side.
+type ReceiptStore interface {
+	// Receipt returns the receipt of batch through with partner in which
+	// this node had role, or an error wrapping tearline.ErrNotFound.
+	Receipt(ctx context.Context, partner string, role mailbox.Role, through uint64) (mailbox.BatchReceipt, error)
+	Receipts(ctx context.Context, q mailbox.ReceiptQuery) ([]mailbox.BatchReceipt, error)
+	// SetReceipt records the partner's side of a pending receipt, verified
+	// or failed, once.
+	SetReceipt(ctx context.Context, r *mailbox.BatchReceipt) error
+}
+
 // Store is everything a federating node needs of its store.
 type Store interface {
 	OutboxStore
 	InboxStore
 	LinkStore
+	ReceiptStore
 }

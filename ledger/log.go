@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -34,10 +35,22 @@ func EmptyRoot() [32]byte {
 	return h
 }
 
-// Log is the audit log over a Storage. Every perfect subtree hash is stored
-// when it is completed, so that Append reads only the O(log n) hashes of the
-// compact range and Root and proofs read only the O(log n) hashes they need;
-// nothing is recomputed from entries except by Verify.
+// lowLevels is the number of levels above the leaves whose hashes are not
+// stored: a node at level 1 to lowLevels is recomputed from the 2 to
+// 2^lowLevels leaf hashes under it, which are stored. Storing them would
+// cost a row for every 2 leaves, 7 rows in 8 of the tree's interior; not
+// storing them costs reading at most 8 leaf hashes per node asked for.
+const lowLevels = 3
+
+// storedNode reports whether the Log keeps the hash of node id.
+func storedNode(id compact.NodeID) bool { return id.Level == 0 || id.Level > lowLevels }
+
+// Log is the audit log over a Storage. Every leaf hash, and every perfect
+// subtree hash above level lowLevels, is stored when it is completed, so
+// that Append reads only the O(log n) hashes of the compact range (and at
+// most 8 leaf hashes under each of its low nodes) and Root and proofs
+// read only the hashes they need; nothing is recomputed from entries
+// except by Verify.
 type Log struct {
 	s  Storage
 	mu sync.Mutex // serialises appends within one process; Storage guards across processes
@@ -52,7 +65,7 @@ func (l *Log) Size(ctx context.Context) (uint64, error) { return l.s.Size(ctx) }
 // compactRange loads the compact range [0, size).
 func (l *Log) compactRange(ctx context.Context, size uint64) (*compact.Range, error) {
 	ids := compact.RangeNodes(0, size, nil)
-	hashes, err := l.s.Hashes(ctx, ids)
+	hashes, err := l.hashes(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load compact range of size %d: %w", size, err)
 	}
@@ -84,7 +97,11 @@ func (l *Log) Append(ctx context.Context, events ...Event) (uint64, error) {
 		return 0, fmt.Errorf("append: %w", err)
 	}
 	var nodes []Node
-	visit := func(id compact.NodeID, h []byte) { nodes = append(nodes, Node{ID: id, Hash: h}) }
+	visit := func(id compact.NodeID, h []byte) {
+		if storedNode(id) {
+			nodes = append(nodes, Node{ID: id, Hash: h})
+		}
+	}
 	for _, e := range entries {
 		if err := r.Append(hasher.HashLeaf(e), visit); err != nil {
 			return 0, fmt.Errorf("append: %w", err)
@@ -166,11 +183,64 @@ func (l *Log) ConsistencyProof(ctx context.Context, m, n uint64) ([][]byte, erro
 }
 
 func (l *Log) fetch(ctx context.Context, nodes proof.Nodes) ([][]byte, error) {
-	hashes, err := l.s.Hashes(ctx, nodes.IDs)
+	hashes, err := l.hashes(ctx, nodes.IDs)
 	if err != nil {
 		return nil, err
 	}
 	return nodes.Rehash(hashes, hasher.HashChildren)
+}
+
+// hashes returns the hashes of the perfect subtrees ids, in one Storage
+// call: stored nodes as they are, the others from the leaf hashes under
+// them.
+func (l *Log) hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	low := false
+	for _, id := range ids {
+		low = low || !storedNode(id)
+	}
+	if !low {
+		return l.s.Hashes(ctx, ids)
+	}
+	// first[i] is where id i's hashes start in want; a low node's are its
+	// 2^level leaves.
+	want := make([]compact.NodeID, 0, len(ids)+8)
+	first := make([]int, len(ids))
+	for i, id := range ids {
+		first[i] = len(want)
+		if storedNode(id) {
+			want = append(want, id)
+			continue
+		}
+		for j := range uint64(1) << id.Level {
+			want = append(want, compact.NewNodeID(0, id.Index<<id.Level+j))
+		}
+	}
+	got, err := l.s.Hashes(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		if storedNode(id) {
+			out[i] = got[first[i]]
+			continue
+		}
+		out[i] = subtreeHash(got[first[i] : first[i]+1<<id.Level])
+	}
+	return out, nil
+}
+
+// subtreeHash is the RFC 6962 hash of the perfect subtree over leaf
+// hashes, whose number is a power of two.
+func subtreeHash(leaves [][]byte) []byte {
+	level := slices.Clone(leaves)
+	for len(level) > 1 {
+		for i := range len(level) / 2 {
+			level[i] = hasher.HashChildren(level[2*i], level[2*i+1])
+		}
+		level = level[:len(level)/2]
+	}
+	return level[0]
 }
 
 // VerifyInclusion checks that entry is at index in the tree of size entries

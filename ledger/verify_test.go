@@ -64,9 +64,19 @@ func TestVerify(t *testing.T) {
 	}
 	// An interior node.
 	_, m = build()
-	m.nodes[compact.NewNodeID(2, 1)][0] ^= 1
-	if err := Verify(ctx, m, verifier); !errors.As(err, &ce) || ce.What != "node" || ce.Level != 2 || ce.Index != 4 {
-		t.Errorf("Verify(node 2/1 changed) = %v; want node level 2 from entry 4", err)
+	m.nodes[compact.NewNodeID(4, 0)][0] ^= 1
+	if err := Verify(ctx, m, verifier); !errors.As(err, &ce) || ce.What != "node" || ce.Level != 4 || ce.Index != 0 {
+		t.Errorf("Verify(node 4/0 changed) = %v; want node level 4 from entry 0", err)
+	}
+	// Nodes of the low levels, which the Log recomputes, are not stored;
+	// if an older Log stored them, they are not read, changed or not.
+	_, m = build()
+	if _, ok := m.nodes[compact.NewNodeID(2, 1)]; ok {
+		t.Errorf("node 2/1 is stored; levels 1 to %d are recomputed from leaf hashes", lowLevels)
+	}
+	m.nodes[compact.NewNodeID(2, 1)] = make([]byte, 32)
+	if err := Verify(ctx, m, verifier); err != nil {
+		t.Errorf("Verify(a stale low node stored) = %v; want nil", err)
 	}
 	// A checkpoint signed by another key, or for a root this log never had.
 	_, m = build()

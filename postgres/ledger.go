@@ -234,3 +234,17 @@ func (l *Ledger) Checkpoints(ctx context.Context) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// LatestCheckpoint returns the checkpoint stored last, or nil if there is
+// none.
+func (l *Ledger) LatestCheckpoint(ctx context.Context) ([]byte, error) {
+	var c []byte
+	err := l.conn().QueryRow(ctx, "SELECT signed FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1").Scan(&c)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger latest checkpoint: %w", err)
+	}
+	return c, nil
+}

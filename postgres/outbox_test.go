@@ -15,3 +15,11 @@ func TestOutbox(t *testing.T) {
 		return s, s.Ledger()
 	})
 }
+
+// TestReceipts runs the receipts contract.
+func TestReceipts(t *testing.T) {
+	storetest.RunReceipts(t, func(t *testing.T) (storetest.ReceiptStore, ledger.Storage) {
+		s := openStore(t)
+		return s, s.Ledger()
+	})
+}

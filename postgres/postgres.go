@@ -75,8 +75,10 @@ type migration struct {
 }
 
 // loadMigrations reads the embedded migrations, named NNNN_description.sql,
-// and checks that their versions run 1, 2, 3... without gaps, so that a
-// misnamed file fails every test instead of being skipped in production.
+// and checks that each has a version of its own. Versions may have gaps:
+// migrations written side by side on separate branches take numbers ahead
+// of each other, and migrate applies every one a database lacks, not only
+// those past its newest, so none is skipped.
 func loadMigrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -90,8 +92,8 @@ func loadMigrations() ([]migration, error) {
 		if !ok || err != nil {
 			return nil, fmt.Errorf("migration %s: name must start with a number and an underscore", base)
 		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d", base, v, len(ms)+1)
+		if v <= 0 || (len(ms) > 0 && v <= ms[len(ms)-1].version) {
+			return nil, fmt.Errorf("migration %s: version %d is not above the previous one; give each migration a number of its own", base, v)
 		}
 		b, err := migrationFiles.ReadFile(name)
 		if err != nil {
@@ -129,15 +131,30 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	)`); err != nil {
 		return fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
-	var current int
-	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("migrate: read version: %w", err)
+	rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
 	}
-	if current > len(ms) {
-		// An older binary must not write to a schema it does not know.
-		return fmt.Errorf("migrate: database schema version %d is newer than this build supports (%d); upgrade tearline", current, len(ms))
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return fmt.Errorf("migrate: read versions: %w", err)
 	}
-	for _, m := range ms[current:] {
+	known := map[int]bool{}
+	for _, m := range ms {
+		known[m.version] = true
+	}
+	done := map[int]bool{}
+	for _, v := range applied {
+		if !known[v] {
+			// An older binary must not write to a schema it does not know.
+			return fmt.Errorf("migrate: database schema has migration %d, which this build does not know; upgrade tearline", v)
+		}
+		done[v] = true
+	}
+	for _, m := range ms {
+		if done[m.version] {
+			continue
+		}
 		if _, err := tx.Exec(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate: apply %s: %w", m.name, err)
 		}

@@ -52,7 +52,7 @@ func (s *Store) PutConsent(ctx context.Context, c mailbox.Consent, ev ledger.Eve
 		c.Request, c.Originator, c.Holder, c.Recipient, c.Object, nanos(c.Version), nanos(c.Expires), c.Record); err != nil {
 		return fmt.Errorf("put consent: %w", err)
 	}
-	if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, ev); err != nil {
+	if _, err := ledger.New(s.ledgerIn(tx)).Append(ctx, ev); err != nil {
 		return fmt.Errorf("put consent: audit log: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
 
@@ -18,7 +19,8 @@ import (
 // so the size checked inside it cannot change before the commit, and two
 // appenders at the same first cannot both succeed, even from two processes.
 type Ledger struct {
-	db *sql.DB
+	db    *sql.DB
+	stmts *stmtCache
 	// tx, when set, is the write transaction of a change that the ledger
 	// records: appends join it instead of taking their own, so that the
 	// change and its entry commit together or not at all.
@@ -42,7 +44,44 @@ func (l *Ledger) conn() dbtx {
 var _ ledger.Storage = (*Ledger)(nil)
 
 // Ledger returns the audit log storage in the store's database.
-func (s *Store) Ledger() *Ledger { return &Ledger{db: s.db} }
+func (s *Store) Ledger() *Ledger { return &Ledger{db: s.db, stmts: &s.stmts} }
+
+// ledgerIn returns the audit log storage that appends within tx.
+func (s *Store) ledgerIn(tx *sql.Tx) *Ledger { return &Ledger{db: s.db, stmts: &s.stmts, tx: tx} }
+
+// stmtCache holds statements prepared on the database, by text; a
+// transaction uses them through Tx.StmtContext, which prepares each once
+// per connection.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.m[query]; st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
 
 // Size implements ledger.Storage.
 func (l *Ledger) Size(ctx context.Context) (uint64, error) {
@@ -91,22 +130,23 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 	}
 	// Rows go in many to a statement: each statement is a trip through
 	// cgo and the SQLite VM, which costs more than the row.
-	err = insertRows(ctx, tx, `INSERT INTO ledger_entries (idx, entry) VALUES `, `(?, coalesce(?, x''))`, len(entries),
+	err = l.insertRows(ctx, tx, `INSERT INTO ledger_entries (idx, entry) VALUES `, `(?, coalesce(?, x''))`, len(entries),
 		func(i int, args []any) []any { return append(args, int64(first)+int64(i), entries[i]) })
 	if err != nil {
 		return fmt.Errorf("entries: %w", err)
 	}
-	for _, n := range nodes {
-		if n.ID.Index > math.MaxInt64 {
+	keys := make([]int64, len(nodes))
+	for i, n := range nodes {
+		k, ok := nodeKey(n.ID)
+		if !ok {
 			return fmt.Errorf("node %d/%d: index out of range", n.ID.Level, n.ID.Index)
 		}
+		keys[i] = k
 	}
 	// Nodes are replaced, as in ledger.Memory: a node an append completes
 	// cannot exist yet, unless the caller is not a ledger.Log.
-	err = insertRows(ctx, tx, `INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES `, `(?, ?, coalesce(?, x''))`, len(nodes),
-		func(i int, args []any) []any {
-			return append(args, int64(nodes[i].ID.Level), int64(nodes[i].ID.Index), nodes[i].Hash)
-		})
+	err = l.insertRows(ctx, tx, `INSERT OR REPLACE INTO ledger_tree (key, hash) VALUES `, `(?, coalesce(?, x''))`, len(nodes),
+		func(i int, args []any) []any { return append(args, keys[i], nodes[i].Hash) })
 	if err != nil {
 		return fmt.Errorf("nodes: %w", err)
 	}
@@ -116,40 +156,38 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 	return tx.Commit()
 }
 
-// ledgerChunk is the number of rows per insert statement.
+// ledgerChunk is the most rows per insert statement.
 const ledgerChunk = 128
 
 // insertRows inserts n rows with statements of up to ledgerChunk rows,
-// each row's arguments appended by row.
-func insertRows(ctx context.Context, tx *sql.Tx, head, values string, n int, row func(i int, args []any) []any) error {
-	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
+// each row's arguments appended by row. Statements have a power of two of
+// rows, so that few texts serve every n and each is prepared once (the
+// cache), rather than parsed again for every append.
+func (l *Ledger) insertRows(ctx context.Context, tx *sql.Tx, head, values string, n int, row func(i int, args []any) []any) error {
 	args := make([]any, 0, 3*ledgerChunk)
-	for start := 0; start < n; start += ledgerChunk {
-		end := min(start+ledgerChunk, n)
+	for start := 0; start < n; {
+		k := ledgerChunk
+		for k > n-start {
+			k /= 2
+		}
 		args = args[:0]
-		for i := start; i < end; i++ {
+		for i := start; i < start+k; i++ {
 			args = row(i, args)
 		}
-		if end-start == ledgerChunk {
-			if full == nil {
-				var err error
-				if full, err = tx.PrepareContext(ctx, head+strings.Repeat(values+",", ledgerChunk-1)+values); err != nil {
-					return err
-				}
+		query := head + strings.Repeat(values+",", k-1) + values
+		var err error
+		if l.stmts != nil {
+			var st *sql.Stmt
+			if st, err = l.stmts.get(ctx, l.db, query); err == nil {
+				_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 			}
-			if _, err := full.ExecContext(ctx, args...); err != nil {
-				return err
-			}
-			continue
+		} else {
+			_, err = tx.ExecContext(ctx, query, args...)
 		}
-		if _, err := tx.ExecContext(ctx, head+strings.Repeat(values+",", end-start-1)+values, args...); err != nil {
+		if err != nil {
 			return err
 		}
+		start += k
 	}
 	return nil
 }
@@ -170,9 +208,21 @@ func (l *Ledger) Entry(ctx context.Context, index uint64) ([]byte, error) {
 	return e, nil
 }
 
-// hashesPerQuery bounds the ids looked up by one statement, two parameters
-// each, well below SQLite's limit on parameters.
-const hashesPerQuery = 400
+// nodeKey is the key of node id in ledger_tree: the index of the last leaf
+// under it times 64, plus its level, so that nodes are keyed in the order
+// appends complete them. It is false for a node no log of at most 2^56
+// entries has.
+func nodeKey(id compact.NodeID) (int64, bool) {
+	if id.Level >= 57 || id.Index >= (1<<57)>>id.Level {
+		return 0, false
+	}
+	last := (id.Index+1)<<id.Level - 1
+	return int64(last<<6 | uint64(id.Level)), true
+}
+
+// hashesPerQuery bounds the ids looked up by one statement, well below
+// SQLite's limit on parameters.
+const hashesPerQuery = 800
 
 // Hashes implements ledger.Storage. Stored nodes never change, so each chunk
 // of ids may be read in a statement of its own.
@@ -188,27 +238,23 @@ func (l *Ledger) Hashes(ctx context.Context, ids []compact.NodeID) ([][]byte, er
 }
 
 func (l *Ledger) hashes(ctx context.Context, ids []compact.NodeID, out [][]byte) error {
-	type key struct {
-		level int64
-		index int64
-	}
-	want := make(map[key][]int, len(ids))
+	want := make(map[int64][]int, len(ids))
 	var (
 		q    strings.Builder
 		args []any
 	)
-	q.WriteString(`SELECT level, idx, hash FROM ledger_nodes WHERE (level, idx) IN (VALUES `)
+	q.WriteString(`SELECT key, hash FROM ledger_tree WHERE key IN (`)
 	for i, id := range ids {
-		if id.Index > math.MaxInt64 || id.Level > math.MaxInt32 {
+		k, ok := nodeKey(id)
+		if !ok {
 			return fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ledger.ErrNotFound)
 		}
-		k := key{int64(id.Level), int64(id.Index)}
 		if _, dup := want[k]; !dup {
 			if len(args) > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?)")
-			args = append(args, k.level, k.index)
+			q.WriteString("?")
+			args = append(args, k)
 		}
 		want[k] = append(want[k], i)
 	}
@@ -221,10 +267,10 @@ func (l *Ledger) hashes(ctx context.Context, ids []compact.NodeID, out [][]byte)
 	found := 0
 	for rows.Next() {
 		var (
-			k key
+			k int64
 			h []byte
 		)
-		if err := rows.Scan(&k.level, &k.index, &h); err != nil {
+		if err := rows.Scan(&k, &h); err != nil {
 			return err
 		}
 		for j, i := range want[k] {
@@ -275,4 +321,18 @@ func (l *Ledger) Checkpoints(ctx context.Context) ([][]byte, error) {
 		return nil, fmt.Errorf("ledger checkpoints: %w", err)
 	}
 	return out, nil
+}
+
+// LatestCheckpoint returns the checkpoint stored last, or nil if there is
+// none.
+func (l *Ledger) LatestCheckpoint(ctx context.Context) ([]byte, error) {
+	var c []byte
+	err := l.conn().QueryRowContext(ctx, `SELECT signed FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1`).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger latest checkpoint: %w", err)
+	}
+	return c, nil
 }

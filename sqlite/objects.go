@@ -183,7 +183,7 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 				events = append(events, ledger.LabelChangeEvent(collInfo.ID, objs[r.i].ID, p.class, classes[r.i], s.now()))
 			}
 		}
-		if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, events...); err != nil {
+		if _, err := ledger.New(s.ledgerIn(tx)).Append(ctx, events...); err != nil {
 			return nil, fmt.Errorf("put objects: audit log: %w", err)
 		}
 	}

@@ -221,8 +221,12 @@ func (s *Store) OutboxPage(ctx context.Context, partner string, after uint64, li
 // RecordSent notes that a batch was served to partner at `at`, that the
 // partner acknowledged having applied its outbox through acked, and
 // appends the audit entries of the sending, in one transaction. The
-// acknowledged entries are removed from the outbox.
-func (s *Store) RecordSent(ctx context.Context, partner string, acked uint64, at time.Time, events []ledger.Event) error {
+// acknowledged entries are removed from the outbox. When batch is not 0,
+// the events record the sending of the batch through that sequence number,
+// and the receipt of the batch (mailbox.BatchReceipt) is created with the
+// index of the first as this node's side, unless it exists already (the
+// batch sent again).
+func (s *Store) RecordSent(ctx context.Context, partner string, acked uint64, at time.Time, batch uint64, events []ledger.Event) error {
 	if err := checkSeq("acknowledged sequence number", acked); err != nil {
 		return fmt.Errorf("record sent to %s: %w", partner, err)
 	}
@@ -246,9 +250,21 @@ func (s *Store) RecordSent(ctx context.Context, partner string, acked uint64, at
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE partner = ? AND seq <= ?`, partner, int64(acked)); err != nil {
 		return fmt.Errorf("record sent to %s: %w", partner, err)
 	}
+	if batch != 0 && len(events) == 0 {
+		return fmt.Errorf("record sent to %s: batch %d without its audit entries: %w", partner, batch, tearline.ErrInvalid)
+	}
+	if err := checkSeq("batch", batch); err != nil {
+		return fmt.Errorf("record sent to %s: %w", partner, err)
+	}
 	if len(events) > 0 {
-		if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, events...); err != nil {
+		first, err := ledger.New(s.ledgerIn(tx)).Append(ctx, events...)
+		if err != nil {
 			return fmt.Errorf("record sent to %s: audit log: %w", partner, err)
+		}
+		if batch != 0 {
+			if err := addReceipt(ctx, tx, partner, mailbox.RoleSender, batch, first, at); err != nil {
+				return fmt.Errorf("record sent to %s: %w", partner, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -353,8 +369,16 @@ func (s *Store) deliver(ctx context.Context, tx *sql.Tx, objs []*tearline.Object
 	}
 	if d.Record != nil {
 		if evs := d.Record(results); len(evs) > 0 {
-			if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, evs...); err != nil {
+			first, err := ledger.New(s.ledgerIn(tx)).Append(ctx, evs...)
+			if err != nil {
 				return fmt.Errorf("receive from %s: audit log: %w", d.Sender, err)
+			}
+			// A batch with an envelope was logged as sent by the sender:
+			// its receipt is to be fetched.
+			if d.Header != nil {
+				if err := addReceipt(ctx, tx, d.Sender, mailbox.RoleRecipient, d.Through, first, d.Received); err != nil {
+					return fmt.Errorf("receive from %s: %w", d.Sender, err)
+				}
 			}
 		}
 	}

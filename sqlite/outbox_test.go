@@ -20,3 +20,14 @@ func TestOutbox(t *testing.T) {
 		return s, s.Ledger()
 	})
 }
+
+// TestReceipts runs the receipts contract.
+func TestReceipts(t *testing.T) {
+	storetest.RunReceipts(t, func(t *testing.T) (storetest.ReceiptStore, ledger.Storage) {
+		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "node.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s, s.Ledger()
+	})
+}

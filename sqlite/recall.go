@@ -167,7 +167,7 @@ func appendEvents(ctx context.Context, s *Store, tx *sql.Tx, evs []ledger.Event)
 	if len(evs) == 0 {
 		return nil
 	}
-	if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, evs...); err != nil {
+	if _, err := ledger.New(s.ledgerIn(tx)).Append(ctx, evs...); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil

@@ -189,7 +189,7 @@ func (s *Store) ApplyReleases(ctx context.Context, ch tearline.ReleaseChange) er
 		}
 	}
 	if len(ch.Set) > 0 || len(ch.Remove) > 0 {
-		if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, ledger.ReleaseEvent(ch)); err != nil {
+		if _, err := ledger.New(s.ledgerIn(tx)).Append(ctx, ledger.ReleaseEvent(ch)); err != nil {
 			return fmt.Errorf("apply releases: audit log: %w", err)
 		}
 	}

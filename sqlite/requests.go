@@ -67,7 +67,7 @@ func (s *Store) PutRequest(ctx context.Context, r mailbox.Request, ev ledger.Eve
 		string(r.State), nanos(r.Decided), r.Reason, r.Record, nanos(r.Delivered), r.DeliveryError); err != nil {
 		return fmt.Errorf("put request %s: %w", r.ID, err)
 	}
-	if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, ev); err != nil {
+	if _, err := ledger.New(s.ledgerIn(tx)).Append(ctx, ev); err != nil {
 		return fmt.Errorf("put request %s: audit log: %w", r.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -141,7 +141,7 @@ func (s *Store) DecideRequest(ctx context.Context, box mailbox.RequestBox, id st
 		return fmt.Errorf("decide request %s: %w", id, err)
 	}
 	if len(evs) > 0 {
-		if _, err := ledger.New(&Ledger{db: s.db, tx: tx}).Append(ctx, evs...); err != nil {
+		if _, err := ledger.New(s.ledgerIn(tx)).Append(ctx, evs...); err != nil {
 			return fmt.Errorf("decide request %s: audit log: %w", id, err)
 		}
 	}

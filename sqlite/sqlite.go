@@ -42,6 +42,10 @@ type Store struct {
 	// transaction that interned them has committed.
 	classMu sync.RWMutex
 	classes map[[32]byte]int64
+
+	// stmts are the audit log's insert statements, prepared once: their
+	// many rows make them costly to prepare for every append.
+	stmts stmtCache
 }
 
 var _ tearline.ObjectStore = (*Store)(nil)
@@ -113,6 +117,7 @@ func (s *Store) Close() error {
 	if s.readOnly {
 		return s.db.Close()
 	}
+	s.stmts.close()
 	_, cerr := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	if err := s.db.Close(); err != nil {
 		return err

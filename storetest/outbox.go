@@ -20,7 +20,7 @@ type OutboxStore interface {
 	ReleaseStore
 	OutboxHeads(ctx context.Context) ([]mailbox.Head, error)
 	OutboxPage(ctx context.Context, partner string, after uint64, limit, maxBytes int) (mailbox.Page, error)
-	RecordSent(ctx context.Context, partner string, acked uint64, at time.Time, events []ledger.Event) error
+	RecordSent(ctx context.Context, partner string, acked uint64, at time.Time, batch uint64, events []ledger.Event) error
 	InboxCursor(ctx context.Context, sender string) (mailbox.Cursor, error)
 	Receive(ctx context.Context, collection string, objs []*tearline.Object, d *mailbox.Delivery) ([]tearline.PutResult, error)
 	Origins(ctx context.Context, objectID string) ([]mailbox.Origin, error)
@@ -286,7 +286,7 @@ func testOutboxAcknowledged(t *testing.T, s OutboxStore, st ledger.Storage) {
 	before := size()
 	at := base.Add(time.Minute)
 	ev := ledger.Event{Kind: ledger.KindEnvelopeSent, Time: at, Actor: "test", Details: map[string]string{"recipient": "FRA"}}
-	if err := s.RecordSent(ctx, "FRA", 3, at, []ledger.Event{ev, ev}); err != nil {
+	if err := s.RecordSent(ctx, "FRA", 3, at, 0, []ledger.Event{ev, ev}); err != nil {
 		t.Fatal(err)
 	}
 	if n := size(); n != before+2 {
@@ -296,7 +296,7 @@ func testOutboxAcknowledged(t *testing.T, s OutboxStore, st ledger.Storage) {
 		t.Errorf("FRA's outbox after acknowledging 3 = %v; want 4 and 5 left", got)
 	}
 	// An older acknowledgement does not move the head back.
-	if err := s.RecordSent(ctx, "FRA", 1, at.Add(time.Second), nil); err != nil {
+	if err := s.RecordSent(ctx, "FRA", 1, at.Add(time.Second), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	heads, err := s.OutboxHeads(ctx)
@@ -308,14 +308,14 @@ func testOutboxAcknowledged(t *testing.T, s OutboxStore, st ledger.Storage) {
 	}
 	// Acknowledging what was never queued is refused, with nothing done.
 	before = size()
-	if err := s.RecordSent(ctx, "FRA", 6, at, []ledger.Event{ev}); !errors.Is(err, tearline.ErrInvalid) {
+	if err := s.RecordSent(ctx, "FRA", 6, at, 0, []ledger.Event{ev}); !errors.Is(err, tearline.ErrInvalid) {
 		t.Errorf("RecordSent past the head = %v; want ErrInvalid", err)
 	}
 	if n := size(); n != before {
 		t.Errorf("a refused RecordSent added %d audit entries", n-before)
 	}
 	// A partner without an outbox may be served (nothing) and acknowledge 0.
-	if err := s.RecordSent(ctx, "NLD", 0, at, nil); err != nil {
+	if err := s.RecordSent(ctx, "NLD", 0, at, 0, nil); err != nil {
 		t.Errorf("RecordSent for a partner without an outbox: %v", err)
 	}
 }
@@ -455,7 +455,7 @@ func testLinks(t *testing.T, s OutboxStore, st ledger.Storage) {
 	if _, err := s.Receive(ctx, "c", []*tearline.Object{a}, delivery("GBR", 0, 1, a)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordSent(ctx, "GBR", 0, at, nil); err != nil {
+	if err := s.RecordSent(ctx, "GBR", 0, at, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	l, err := s.Links(ctx)

@@ -103,11 +103,11 @@ func spread(t *testing.T, s RecallStore) (recalled, kept *tearline.Object) {
 		if got := outboxIDs(t, s, p); len(got) != n {
 			t.Fatalf("%s's outbox = %v; want %d entries", p, got, n)
 		}
-		if err := s.RecordSent(ctx, p, uint64(n), at, nil); err != nil {
+		if err := s.RecordSent(ctx, p, uint64(n), at, 0, nil); err != nil {
 			t.Fatalf("RecordSent(%s, %d): %v", p, n, err)
 		}
 	}
-	if err := s.RecordSent(ctx, "NZL", 0, at, nil); err != nil {
+	if err := s.RecordSent(ctx, "NZL", 0, at, 0, nil); err != nil {
 		t.Fatalf("RecordSent(NZL, 0): %v", err)
 	}
 	return recalled, kept
@@ -252,11 +252,11 @@ func testRecallApply(t *testing.T, s RecallStore, st ledger.Storage) {
 	apply(t, s, set...)
 	at := base.Add(time.Minute)
 	for _, p := range []string{"FRA", "GBR", "CAN"} {
-		if err := s.RecordSent(ctx, p, 2, at, nil); err != nil {
+		if err := s.RecordSent(ctx, p, 2, at, 0, nil); err != nil {
 			t.Fatalf("RecordSent(%s): %v", p, err)
 		}
 	}
-	if err := s.RecordSent(ctx, "NZL", 0, at, nil); err != nil {
+	if err := s.RecordSent(ctx, "NZL", 0, at, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -332,7 +332,7 @@ extends the log it saw at M.`,
 	proof.Flags().Uint64Var(&from, "from", 0, "older log size, for a consistency proof")
 	proof.Flags().Uint64Var(&to, "to", 0, "newer log size (default: the log's size now)")
 
-	cmd.AddCommand(logCmd, checkpoint, verify, proof, newAuditWitnessCmd(e))
+	cmd.AddCommand(logCmd, checkpoint, verify, proof, newAuditWitnessCmd(e), newAuditReceiptsCmd(e))
 	return cmd
 }
 

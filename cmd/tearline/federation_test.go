@@ -223,6 +223,35 @@ func TestFederationFourNodes(t *testing.T) {
 			t.Errorf("audit verify on %s: exit %d %s %s", code, c, out, errs)
 		}
 	}
+	// Every batch exchanged ends with a verified receipt on both sides,
+	// once the partners' next checkpoints hold their entries of it.
+	for code, f := range nodes {
+		var out string
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var errs string
+			var c int
+			if out, errs, c = run(t, "", "audit", "receipts", "--dir", f.dir); c != 0 {
+				t.Fatalf("audit receipts on %s: exit %d %s", code, c, errs)
+			}
+			if strings.Contains(out, " 0 pending, 0 refused") || time.Now().After(deadline) {
+				break
+			}
+		}
+		summary := ""
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) > 0 {
+			summary = lines[len(lines)-1]
+		}
+		t.Logf("audit receipts on %s: %s", code, summary)
+		if !strings.HasSuffix(summary, " 0 pending, 0 refused") || strings.HasPrefix(summary, "0 receipts") {
+			t.Errorf("audit receipts on %s: %q; want every receipt verified\n%s", code, summary, out)
+		}
+	}
+	for _, p := range []string{"USA", "CAN", "FRA"} {
+		out, _, _ := run(t, "", "audit", "receipts", "--dir", nodes["GBR"].dir, "--partner", strings.ToLower(p))
+		if !strings.Contains(out, p+" ") || !strings.Contains(out, "sender") || !strings.Contains(out, "verified") {
+			t.Errorf("audit receipts --partner %s on GBR shows no verified receipt of a batch sent:\n%s", p, out)
+		}
+	}
 	out, _, _ = run(t, "", "audit", "log", "--dir", nodes["CAN"].dir, "--kind", "envelope-received")
 	if !strings.Contains(out, "envelope-received") || !strings.Contains(out, "GBR") {
 		t.Errorf("CAN's audit log has no envelope received from GBR:\n%s", out)

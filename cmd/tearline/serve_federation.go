@@ -50,6 +50,9 @@ func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pi
 		Logger:     logger,
 		Hubs:       n.Config.Federation.Hubs,
 		Via:        n.Config.Federation.Via,
+		// Receipts wait for partners' checkpoints, signed every
+		// checkpointInterval.
+		ReceiptInterval: 2 * checkpointInterval,
 	})
 	if err != nil {
 		return nil, err

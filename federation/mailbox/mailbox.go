@@ -171,7 +171,10 @@ type Delivery struct {
 	Provenance []Provenance
 	// Record returns the audit entries of the delivery, given the results
 	// of the objects' write (nil when there were none). It runs inside the
-	// store's transaction and MUST NOT block.
+	// store's transaction and MUST NOT block. When the batch had an
+	// envelope (Header set), the store creates the batch's receipt
+	// (BatchReceipt, RoleRecipient) in the same transaction, with the
+	// index of the first entry as this node's side.
 	Record func(results []tearline.PutResult) []ledger.Event
 }
 

@@ -264,6 +264,14 @@ func testKeepsCopies(t *testing.T, s ledger.Storage) {
 
 func testCheckpoints(t *testing.T, s ledger.Storage) {
 	ctx := context.Background()
+	latest, hasLatest := s.(interface {
+		LatestCheckpoint(ctx context.Context) ([]byte, error)
+	})
+	if hasLatest {
+		if c, err := latest.LatestCheckpoint(ctx); err != nil || c != nil {
+			t.Errorf("LatestCheckpoint() on an empty log = %q, %v; want nil", c, err)
+		}
+	}
 	var want [][]byte
 	for i := range 12 {
 		c := fmt.Appendf(nil, "tearline.example/log\n%d\nroot%02d=\n\n— sig %d\n", i, i, i)
@@ -294,6 +302,15 @@ func testCheckpoints(t *testing.T, s ledger.Storage) {
 	for i := range want {
 		if !bytes.Equal(got[i], want[i]) {
 			t.Errorf("Checkpoints()[%d] = %q; want %q", i, got[i], want[i])
+		}
+	}
+	if hasLatest {
+		last := fmt.Appendf(nil, "tearline.example/log\n99\nroot99=\n\n— sig 99\n")
+		if err := s.AddCheckpoint(ctx, last); err != nil {
+			t.Fatalf("AddCheckpoint(last): %v", err)
+		}
+		if c, err := latest.LatestCheckpoint(ctx); err != nil || !bytes.Equal(c, last) {
+			t.Errorf("LatestCheckpoint() = %q, %v; want %q, the one stored last", c, err, last)
 		}
 	}
 }

@@ -137,6 +137,13 @@ func (s *Store) ApplyReleases(ctx context.Context, ch tearline.ReleaseChange) er
 		return fmt.Errorf("apply releases: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	// Object writers lock the clock first, then the classes of what they
+	// write (classIDs), then the outbox; this change locks the outbox, then
+	// classes (decided). Taking the clock first too orders the two, which
+	// otherwise deadlock when each holds what the other waits for.
+	if _, err := tx.Exec(ctx, "SELECT FROM clock FOR UPDATE"); err != nil {
+		return fmt.Errorf("apply releases: %w", err)
+	}
 	if anyReleasable(ch.Set) { // federation outboxes: see outboxLock
 		if err := lockOutbox(ctx, tx); err != nil {
 			return fmt.Errorf("apply releases: %w", err)

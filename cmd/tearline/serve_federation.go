@@ -50,6 +50,8 @@ func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pi
 		Logger:     logger,
 		Hubs:       n.Config.Federation.Hubs,
 		Via:        n.Config.Federation.Via,
+		// Zero keeps the federation's default.
+		PollInterval: n.Config.Federation.Poll(),
 	})
 	if err != nil {
 		return nil, err

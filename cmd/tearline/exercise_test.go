@@ -123,5 +123,14 @@ func TestDemoFiveNations(t *testing.T) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
+	html, err := os.ReadFile(filepath.Join(report, "scorecard.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<h2>Community hubs</h2>", "<td>CTHUB</td>", "<td class=\"ok\">nothing</td>", "relayed", "rotate-key GBR signing key:"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("scorecard.html lacks %q", want)
+		}
+	}
 	checkScorecardInBrowser(t, filepath.Join(report, "scorecard.html"), "PASSED")
 }

@@ -1,12 +1,15 @@
 package exercise
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tearline/tearline"
@@ -47,9 +50,21 @@ type Federation interface {
 	Join(ctx context.Context, nation, community string) error
 	Partition(ctx context.Context, a, b string) error
 	Heal(ctx context.Context, a, b string) error
-	Kill(ctx context.Context, nation string) error
-	Restart(ctx context.Context, nation string) error
-	RotateKey(ctx context.Context, nation string) error
+	// Kill and Restart stop and start a nation's node or a hub.
+	Kill(ctx context.Context, node string) error
+	Restart(ctx context.Context, node string) error
+	// RotateKey replaces nation's current key of the kind given ("signing"
+	// or "hpke") while the exercise runs, and has its partners accept the
+	// new key as the project's procedure says. It returns what was done,
+	// step by step, for the scorecard's timeline.
+	RotateKey(ctx context.Context, nation, kind string) (string, error)
+	// Relayed returns how far, by sequence number of from's stream to to,
+	// the hub holds an acknowledgement by to of batches it relayed: 0 if
+	// it relayed nothing that was acknowledged.
+	Relayed(ctx context.Context, hub, from, to string) (uint64, error)
+	// HubStorage returns the raw bytes of every file in which the hub
+	// keeps its state (its database and journal files), by file name.
+	HubStorage(ctx context.Context, hub string) (map[string][]byte, error)
 }
 
 // ObjectID is the STIX id an exercise gives the object name of scenario
@@ -93,7 +108,7 @@ func Run(ctx context.Context, sc *Scenario, f Federation, opts Options) (*Scorec
 	r := &runner{sc: sc, f: f, opts: opts, ids: map[string]string{}, types: map[string]string{},
 		published: map[string]time.Duration{}, publisher: map[string]string{}, requests: map[string]string{},
 		held: map[[2]string]time.Duration{}}
-	card := &Scorecard{Scenario: sc.ID, Title: sc.Title, Exercise: sc.Exercise, Speed: opts.Speed, Nations: sc.NationCodes()}
+	card := &Scorecard{Scenario: sc.ID, Title: sc.Title, Exercise: sc.Exercise, Speed: opts.Speed, Nations: sc.NationCodes(), HubNodes: sc.HubCodes()}
 	r.card = card
 	for _, p := range sc.Objects() {
 		r.ids[p.Object] = ObjectID(sc.ID, p.Type, p.Object)
@@ -256,7 +271,11 @@ func (r *runner) play(ctx context.Context, i int, in *Inject) Event {
 		}
 	case in.RotateKey != nil:
 		ev.Kind, ev.Nation = "rotate-key", in.RotateKey.Node
-		err = r.f.RotateKey(ctx, in.RotateKey.Node)
+		ev.Detail = in.RotateKey.Key + " key"
+		var done string
+		if done, err = r.f.RotateKey(ctx, in.RotateKey.Node, in.RotateKey.Key); done != "" {
+			ev.Detail = in.RotateKey.Key + " key: " + done
+		}
 	}
 	if err != nil {
 		ev.Error = err.Error()
@@ -344,6 +363,14 @@ func (r *runner) settled(ctx context.Context) bool {
 		}
 	}
 	for _, e := range r.sc.Expect {
+		if e.Relayed == nil {
+			continue
+		}
+		if n, err := r.f.Relayed(ctx, e.Relayed.Hub, e.Relayed.From, e.Relayed.To); err != nil || n == 0 {
+			return false
+		}
+	}
+	for _, e := range r.sc.Expect {
 		if e.Receive == nil {
 			continue
 		}
@@ -403,6 +430,18 @@ func (r *runner) score(ctx context.Context) {
 			default:
 				res.Met, res.Why = true, "purged"
 			}
+		case e.Relayed != nil:
+			h := e.Relayed
+			res.Kind, res.Nation, res.Object = "relayed", h.To, h.Hub+": "+h.From+"→"+h.To
+			n, err := r.f.Relayed(ctx, h.Hub, h.From, h.To)
+			switch {
+			case err != nil:
+				res.Why = "could not check: " + err.Error()
+			case n == 0:
+				res.Why = fmt.Sprintf("%s relayed nothing from %s that %s acknowledged", h.Hub, h.From, h.To)
+			default:
+				res.Met, res.Why = true, fmt.Sprintf("%s acknowledged %s's stream through %d at %s", h.To, h.From, n, h.Hub)
+			}
 		case e.Person != nil || e.Consent != nil:
 			rel, kind, want := e.Person, "person", tearline.NeedsPerson
 			if rel == nil {
@@ -444,6 +483,7 @@ func (r *runner) score(ctx context.Context) {
 				node, name, round(at), origin, d.Outcome, reasonText(d)))
 		}
 	}
+	r.checkHubs(ctx)
 	sort.Strings(c.Violations)
 	c.Violations = slices.Compact(c.Violations)
 	// Time to share, per link.
@@ -498,3 +538,54 @@ func reasonText(d tearline.Decision) string {
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+// checkHubs reads each hub's stored files as raw bytes and looks for the
+// exercise's material in the clear: each object's id, and its name and
+// pattern when they are long enough not to occur by chance. A hub holds
+// only sealed batches; anything found, or a store that cannot be read, is
+// a policy violation.
+func (r *runner) checkHubs(ctx context.Context) {
+	c := r.card
+	type secret struct{ what, text string }
+	var secrets []secret
+	for _, p := range r.sc.Objects() {
+		if _, ok := r.published[p.Object]; !ok {
+			continue
+		}
+		id := r.ids[p.Object]
+		secrets = append(secrets, secret{p.Object + "'s id", id[strings.Index(id, "--")+2:]})
+		for _, t := range []secret{{p.Object + "'s name", p.Name}, {p.Object + "'s pattern", p.Pattern}} {
+			if len(t.text) >= minSecret {
+				secrets = append(secrets, t)
+			}
+		}
+	}
+	for _, hub := range r.sc.HubCodes() {
+		hc := HubCheck{Hub: hub, Searched: len(secrets)}
+		files, err := r.f.HubStorage(ctx, hub)
+		switch {
+		case err != nil:
+			hc.Error = err.Error()
+		case len(files) == 0:
+			hc.Error = "no stored files found"
+		}
+		if hc.Error != "" {
+			c.Violations = append(c.Violations, fmt.Sprintf("%s's store could not be checked for material in the clear: %s", hub, hc.Error))
+		}
+		for _, name := range slices.Sorted(maps.Keys(files)) {
+			data := files[name]
+			hc.Files, hc.Bytes = hc.Files+1, hc.Bytes+int64(len(data))
+			for _, s := range secrets {
+				if bytes.Contains(data, []byte(s.text)) {
+					hc.Leaks = append(hc.Leaks, fmt.Sprintf("%s in %s", s.what, name))
+					c.Violations = append(c.Violations, fmt.Sprintf("hub %s holds %s in the clear (%s)", hub, s.what, name))
+				}
+			}
+		}
+		c.HubChecks = append(c.HubChecks, hc)
+	}
+}
+
+// minSecret is the shortest name or pattern checkHubs looks for: shorter
+// text may occur in a database file by chance.
+const minSecret = 8

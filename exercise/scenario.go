@@ -38,6 +38,7 @@ type Scenario struct {
 	Start time.Time `yaml:"start"`
 
 	Nations     []Nation      `yaml:"nations"`
+	Hubs        []Hub         `yaml:"hubs,omitempty"`
 	Communities []Community   `yaml:"communities,omitempty"`
 	Agreements  []Agreement   `yaml:"agreements"`
 	Users       []User        `yaml:"users,omitempty"`
@@ -49,9 +50,30 @@ type Scenario struct {
 type Nation struct {
 	Code string `yaml:"code"`
 	Name string `yaml:"name"`
-	// Hub marks a community hub node, which relays and holds nothing
-	// readable.
-	Hub bool `yaml:"hub,omitempty"`
+}
+
+// Hub is a community hub: a node run for a community rather than by a
+// nation, which relays batches sealed end to end between members that have
+// no direct link, and can read none of them. Each pair in Links has no
+// direct link: its two nations reach each other only through the hub.
+type Hub struct {
+	// Code is the hub's partner code, distinct from every nation's and
+	// community's.
+	Code string `yaml:"code"`
+	Name string `yaml:"name"`
+	// Community, if set, is the scenario community that runs the hub.
+	Community string `yaml:"community,omitempty"`
+	Links     []Link `yaml:"links"`
+}
+
+// Members lists the nations a hub links, sorted.
+func (h Hub) Members() []string {
+	var out []string
+	for _, l := range h.Links {
+		out = append(out, l.Between...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Community is a community of the scenario's own, with memberships that
@@ -104,7 +126,15 @@ type Inject struct {
 	Heal      *Link      `yaml:"heal,omitempty"`
 	Kill      *NodeRef   `yaml:"kill,omitempty"`
 	Restart   *NodeRef   `yaml:"restart,omitempty"`
-	RotateKey *NodeRef   `yaml:"rotate_key,omitempty"`
+	RotateKey *Rotation  `yaml:"rotate_key,omitempty"`
+}
+
+// Rotation: a nation's node replaces its current signing or HPKE key; its
+// partners re-pin its re-issued card, as their operators would.
+type Rotation struct {
+	Node string `yaml:"node"`
+	// Key is "signing" or "hpke".
+	Key string `yaml:"key"`
 }
 
 // Publish: a nation publishes an object with a label.
@@ -174,6 +204,15 @@ type Expectation struct {
 	Consent *Release `yaml:"consent,omitempty"`
 	// Purged: after a recall, Node holds Object no more.
 	Purged *Holding `yaml:"purged,omitempty"`
+	// Relayed: Hub relayed From's batches to To, and To acknowledged them.
+	Relayed *Relay `yaml:"relayed,omitempty"`
+}
+
+// Relay names a hub and one direction of a pair it links.
+type Relay struct {
+	Hub  string `yaml:"hub"`
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
 }
 
 // Holding names an object at a node.
@@ -320,6 +359,49 @@ func (s *Scenario) check() []string {
 			}
 		}
 	}
+	// Hubs: codes of their own, and pairs of nations that only they link.
+	hubs := map[string]bool{}
+	routed := map[[2]string]string{} // sorted pair -> hub
+	for i, h := range s.Hubs {
+		where := fmt.Sprintf("hubs[%d]", i)
+		switch {
+		case !codeRE.MatchString(h.Code):
+			add("%s.code %q: a partner code for the hub's node, such as CTHUB", where, h.Code)
+		case nations[h.Code] || comms[h.Code]:
+			add("%s.code %s: already a nation's or a community's code; give the hub a code of its own", where, h.Code)
+		case hubs[h.Code]:
+			add("%s.code %s: listed twice", where, h.Code)
+		}
+		hubs[h.Code] = true
+		if h.Name == "" {
+			add("%s.name: missing", where)
+		}
+		if h.Community != "" && !comms[h.Community] {
+			add("%s.community %q: not a community of the scenario", where, h.Community)
+		}
+		if len(h.Links) == 0 {
+			add("%s.links: name the pairs of nations that reach each other through the hub", where)
+		}
+		for j, l := range h.Links {
+			lw := fmt.Sprintf("%s.links[%d].between", where, j)
+			if len(l.Between) != 2 || l.Between[0] == l.Between[1] {
+				add("%s: a link is between two different nations", lw)
+				continue
+			}
+			nation(lw, l.Between[0])
+			nation(lw, l.Between[1])
+			k := pair(l.Between[0], l.Between[1])
+			if other, dup := routed[k]; dup {
+				add("%s: %s and %s already reach each other through %s", lw, k[0], k[1], other)
+			}
+			routed[k] = h.Code
+		}
+	}
+	node := func(where, code string) {
+		if !nations[code] && !hubs[code] {
+			add("%s: %q is neither a nation nor a hub of the scenario", where, code)
+		}
+	}
 	for i, a := range s.Agreements {
 		if (a.Example == "") == (a.Inline == "") {
 			add("agreements[%d]: give example or inline, one of them", i)
@@ -432,17 +514,37 @@ func (s *Scenario) check() []string {
 				l = in.Heal
 			}
 			if len(l.Between) != 2 || l.Between[0] == l.Between[1] {
-				add("%s: a link is between two different nations", where)
+				add("%s: a link is between two different nodes", where)
+				break
 			}
 			for _, c := range l.Between {
-				nation(where+".between", c)
+				node(where+".between", c)
+			}
+			a, b := l.Between[0], l.Between[1]
+			switch {
+			case hubs[a] && hubs[b]:
+				add("%s: %s and %s are both hubs; hubs have no link with each other", where, a, b)
+			case hubs[a] || hubs[b]:
+				h, m := a, b
+				if hubs[b] {
+					h, m = b, a
+				}
+				if nations[m] && !s.hubOf(h).member(m) {
+					add("%s: %s is not linked through hub %s; name a nation among its links", where, m, h)
+				}
+			case routed[pair(a, b)] != "":
+				h := routed[pair(a, b)]
+				add("%s: %s and %s have no direct link, they reach each other through hub %s; cut %s-%s or %s-%s instead", where, a, b, h, a, h, b, h)
 			}
 		case in.Kill != nil:
-			nation(where+".kill.node", in.Kill.Node)
+			node(where+".kill.node", in.Kill.Node)
 		case in.Restart != nil:
-			nation(where+".restart.node", in.Restart.Node)
+			node(where+".restart.node", in.Restart.Node)
 		case in.RotateKey != nil:
 			nation(where+".rotate_key.node", in.RotateKey.Node)
+			if k := in.RotateKey.Key; k != "signing" && k != "hpke" {
+				add("%s.rotate_key.key %q: signing or hpke", where, k)
+			}
 		}
 	}
 	if len(s.Timeline) == 0 {
@@ -451,13 +553,13 @@ func (s *Scenario) check() []string {
 	for i, e := range s.Expect {
 		where := fmt.Sprintf("expect[%d]", i)
 		set := 0
-		for _, ok := range []bool{e.Receive != nil, e.Never != nil, e.Person != nil, e.Consent != nil, e.Purged != nil} {
+		for _, ok := range []bool{e.Receive != nil, e.Never != nil, e.Person != nil, e.Consent != nil, e.Purged != nil, e.Relayed != nil} {
 			if ok {
 				set++
 			}
 		}
 		if set != 1 {
-			add("%s: give exactly one of receive, never, person, consent, purged", where)
+			add("%s: give exactly one of receive, never, person, consent, purged, relayed", where)
 			continue
 		}
 		holding := func(kind string, h *Holding) {
@@ -488,6 +590,16 @@ func (s *Scenario) check() []string {
 		case e.Consent != nil:
 			release("consent", e.Consent)
 			nation(where+".consent.from", e.Consent.From)
+		case e.Relayed != nil:
+			r := e.Relayed
+			if !hubs[r.Hub] {
+				add("%s.relayed.hub %q: not a hub of the scenario", where, r.Hub)
+			}
+			nation(where+".relayed.from", r.From)
+			nation(where+".relayed.to", r.To)
+			if r.From != r.To && hubs[r.Hub] && routed[pair(r.From, r.To)] != r.Hub {
+				add("%s.relayed: %s and %s are not linked through hub %s (see hubs[].links)", where, r.From, r.To, r.Hub)
+			}
 		}
 	}
 	if len(s.Expect) == 0 {
@@ -506,6 +618,48 @@ func (s *Scenario) Objects() []Publish {
 		}
 	}
 	return out
+}
+
+// HubCodes lists the scenario's hubs.
+func (s *Scenario) HubCodes() []string {
+	var out []string
+	for _, h := range s.Hubs {
+		out = append(out, h.Code)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Route returns the hub through which nations a and b reach each other,
+// or "" if they have a direct link.
+func (s *Scenario) Route(a, b string) string {
+	for _, h := range s.Hubs {
+		for _, l := range h.Links {
+			if len(l.Between) == 2 && pair(l.Between[0], l.Between[1]) == pair(a, b) {
+				return h.Code
+			}
+		}
+	}
+	return ""
+}
+
+func (s *Scenario) hubOf(code string) Hub {
+	for _, h := range s.Hubs {
+		if h.Code == code {
+			return h
+		}
+	}
+	return Hub{}
+}
+
+func (h Hub) member(nation string) bool { return slices.Contains(h.Members(), nation) }
+
+// pair orders two codes, to name a link whichever way it is given.
+func pair(a, b string) [2]string {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]string{a, b}
 }
 
 // NationCodes lists the scenario's nations.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -19,6 +20,8 @@ type Scorecard struct {
 	// Duration is the scenario time the run took.
 	Duration time.Duration `json:"duration_ns"`
 	Nations  []string      `json:"nations"`
+	// HubNodes are the scenario's community hubs.
+	HubNodes []string `json:"hubs,omitempty"`
 
 	Met     int      `json:"expectations_met"`
 	Missed  int      `json:"expectations_missed"`
@@ -31,6 +34,20 @@ type Scorecard struct {
 	Links        []LinkTime `json:"time_to_share"`
 	Outages      []Outage   `json:"outages"`
 	Arrivals     []Arrival  `json:"arrivals"`
+	// HubChecks say what was found in each hub's stored files.
+	HubChecks []HubCheck `json:"hub_checks,omitempty"`
+}
+
+// HubCheck is a hub's store read as raw bytes for the exercise's material
+// in the clear.
+type HubCheck struct {
+	Hub      string `json:"hub"`
+	Files    int    `json:"files"`
+	Bytes    int64  `json:"bytes"`
+	Searched int    `json:"strings_searched"`
+	// Leaks are the strings found, each with its file; none is correct.
+	Leaks []string `json:"leaks"`
+	Error string   `json:"error,omitempty"`
 }
 
 // Passed reports a run with every expectation met and no violation.
@@ -134,11 +151,12 @@ func (c *Scorecard) chart() chart {
 	const left, rowH, top, width = 70, 28, 24, 900
 	ch := chart{Width: left + width + 20}
 	rowOf := map[string]int{}
-	for i, n := range c.Nations {
+	rows := append(slices.Clone(c.Nations), c.HubNodes...)
+	for i, n := range rows {
 		rowOf[n] = top + i*rowH + rowH/2
 		ch.Rows = append(ch.Rows, chartRow{Y: rowOf[n], Name: n})
 	}
-	ch.Height = top + len(c.Nations)*rowH + 30
+	ch.Height = top + len(rows)*rowH + 30
 	span := c.Duration
 	for _, e := range c.Events {
 		span = max(span, e.Played)

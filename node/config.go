@@ -193,6 +193,22 @@ type FederationConfig struct {
 	Hubs []string `yaml:"hubs,omitempty"`
 	// Via names, per partner, the hub it is reached through.
 	Via map[string]string `yaml:"via,omitempty"`
+	// PollInterval is how often each link pulls from its partner (or the
+	// hub it is reached through) without being notified, and how often
+	// pinned cards are read again, as a Go duration ("30s", "500ms");
+	// empty means 30s. A member reached through a hub learns of new
+	// batches only by pulling.
+	PollInterval string `yaml:"poll_interval,omitempty"`
+}
+
+// Poll returns federation.poll_interval, or 0 if it is not set (the
+// federation's default). The config is validated when loaded.
+func (f FederationConfig) Poll() time.Duration {
+	d, err := time.ParseDuration(f.PollInterval)
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // ExerciseConfig names the exercise a node plays in and its participants
@@ -463,6 +479,15 @@ func (c *Config) validate() error {
 		}
 		if !slices.Contains(c.Federation.Hubs, h) {
 			return fieldErr("federation.via."+p, fmt.Errorf("%q is not listed in federation.hubs", h))
+		}
+	}
+	if p := c.Federation.PollInterval; p != "" {
+		d, err := time.ParseDuration(p)
+		switch {
+		case err != nil:
+			return fieldErr("federation.poll_interval", fmt.Errorf("%q is not a duration such as 30s or 500ms", p))
+		case d < 100*time.Millisecond || d > time.Hour:
+			return fieldErr("federation.poll_interval", fmt.Errorf("%s is out of range; give between 100ms and 1h", d))
 		}
 	}
 	if c.Exercise.Name != "" || len(c.Exercise.Participants) > 0 {

@@ -423,6 +423,8 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 		{"tab indentation", "version: 1\nnode:\n\tpartner: GBR\n", []string{"line 3:"}},
 		{"redefines a built-in scheme", minimalConfig + "schemes:\n  - policy: GBR\n    name: x\n    levels: [{name: SECRET}]\n", []string{"schemes[0]:", "built-in scheme cannot be redefined"}},
 		{"scheme without levels", minimalConfig + "schemes:\n  - policy: ACME\n    name: Acme internal\n", []string{"schemes[0]:"}},
+		{"bad poll interval", minimalConfig + "federation:\n  poll_interval: often\n", []string{"federation.poll_interval:", "not a duration"}},
+		{"poll interval too short", minimalConfig + "federation:\n  poll_interval: 1ms\n", []string{"federation.poll_interval:", "between 100ms and 1h"}},
 		{"empty", "", []string{"empty"}},
 		{"only comments", "# nothing here\n", []string{"empty"}},
 	}
@@ -754,4 +756,22 @@ func FuzzParseKeyFile(f *testing.F) {
 			t.Fatalf("encoding is not stable:\n%s\nthen\n%s", enc, enc2)
 		}
 	})
+}
+
+// TestLoadPollInterval: federation.poll_interval is read as a duration,
+// and left unset it is zero (the federation's default).
+func TestLoadPollInterval(t *testing.T) {
+	dir, _ := initNode(t, 1)
+	replaceFile(t, dir, ConfigFile, []byte(minimalConfig+"federation:\n  poll_interval: 500ms\n"))
+	n, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Config.Federation.Poll(); got != 500*time.Millisecond {
+		t.Errorf("Poll() = %s; want 500ms", got)
+	}
+	replaceFile(t, dir, ConfigFile, []byte(minimalConfig))
+	if n, err = Load(dir); err != nil || n.Config.Federation.Poll() != 0 {
+		t.Errorf("Poll() without the setting = %v, %v; want 0", n, err)
+	}
 }

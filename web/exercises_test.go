@@ -133,7 +133,15 @@ func (f *memFed) AddAgreement(context.Context, []string, exercise.Agreement) err
 	return exercise.ErrUnsupported
 }
 func (f *memFed) Join(context.Context, string, string) error { return exercise.ErrUnsupported }
-func (f *memFed) RotateKey(context.Context, string) error    { return exercise.ErrUnsupported }
+func (f *memFed) RotateKey(context.Context, string, string) (string, error) {
+	return "", exercise.ErrUnsupported
+}
+func (f *memFed) Relayed(context.Context, string, string, string) (uint64, error) {
+	return 0, exercise.ErrUnsupported
+}
+func (f *memFed) HubStorage(context.Context, string) (map[string][]byte, error) {
+	return nil, exercise.ErrUnsupported
+}
 
 // memExercises plays each scenario on a new memFed; gate, when set, holds
 // every run before its first inject until it is closed.

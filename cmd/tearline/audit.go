@@ -50,6 +50,12 @@ func logOrigin(n *node.Node) string { return "tearline/" + n.Config.Node.Partner
 // records change files of the node directory, not its database, so the
 // event follows the change rather than sharing its transaction.
 func (e *env) record(ctx context.Context, n *node.Node, s store, ev ledger.Event) error {
+	return recordEvent(ctx, n, s, ev)
+}
+
+// recordEvent appends ev to the node's audit log, as its operator's
+// unless ev names another actor.
+func recordEvent(ctx context.Context, n *node.Node, s store, ev ledger.Event) error {
 	st, err := nodeLedger(s)
 	if err != nil {
 		return err

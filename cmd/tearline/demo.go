@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -112,6 +113,12 @@ func printFederation(w io.Writer, f *exerciseFed) {
 		for _, name := range names {
 			fmt.Fprintf(w, "       login     %s  token %s\n", name, nat.tokens[name])
 		}
+		fmt.Fprintf(w, "       node dir  %s\n", nat.n.Dir)
+	}
+	for _, h := range f.sc.Hubs {
+		nat := f.nations[h.Code]
+		fmt.Fprintf(w, "  %s  %s (community hub for %s: relays sealed batches, reads none)\n", h.Code, h.Name, strings.Join(h.Members(), ", "))
+		fmt.Fprintf(w, "       members   https://%s/federation/v1/hub/   (pinned members' certificates only)\n", nat.addr)
 		fmt.Fprintf(w, "       node dir  %s\n", nat.n.Dir)
 	}
 }

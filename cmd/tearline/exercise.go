@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,8 +20,10 @@ import (
 	"github.com/tearline/tearline/access"
 	"github.com/tearline/tearline/exercise"
 	"github.com/tearline/tearline/federation"
+	"github.com/tearline/tearline/federation/mailbox"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/label"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/policy"
@@ -32,6 +35,14 @@ import (
 // 127.0.0.1, configured as an exercise node of the scenario, pinned to
 // every other, and linked through a TCP relay per direction, so that a
 // partition cuts real connections.
+//
+// The scenario's community hubs are nodes too, configured as hubs
+// (federation.hub). Two nations the scenario links through a hub have no
+// direct link: no relay between them, and each pins the other's card
+// without an endpoint (for its keys), with the hub in federation.via; each
+// member pins the hub's card with the endpoint of its own relay to the
+// hub, and the hub pins the members' cards without endpoints, as
+// `tearline serve` runs them.
 type exerciseFed struct {
 	sc      *exercise.Scenario
 	dir     string
@@ -45,6 +56,7 @@ type exerciseFed struct {
 
 type exNation struct {
 	code    string
+	hub     bool // a community hub, not a nation
 	n       *node.Node
 	addr    string // the node's own listener, for partners
 	apiAddr string // its users' listener (TAXII with tokens, the console)
@@ -63,7 +75,12 @@ type exNation struct {
 func newExerciseFed(ctx context.Context, sc *exercise.Scenario, dir string, logw io.Writer) (*exerciseFed, error) {
 	f := &exerciseFed{sc: sc, dir: dir, logw: logw, nations: map[string]*exNation{}, relays: map[[2]string]*relay{}, origin: map[string]string{}}
 	codes := sc.NationCodes()
-	for _, nat := range sc.Nations {
+	all := slices.Clone(sc.Nations)
+	for _, h := range sc.Hubs {
+		all = append(all, exercise.Nation{Code: h.Code, Name: h.Name})
+	}
+	for _, nat := range all {
+		hub := slices.Contains(sc.HubCodes(), nat.Code)
 		n, err := node.Init(filepath.Join(dir, strings.ToLower(nat.Code)), node.InitOptions{Partner: nat.Code, Name: nat.Name})
 		if err != nil {
 			return nil, err
@@ -81,8 +98,8 @@ func newExerciseFed(ctx context.Context, sc *exercise.Scenario, dir string, logw
 		apiAddr := uln.Addr().String()
 		// The listeners stay open until the node serves on them, so that
 		// no other process takes their ports meanwhile.
-		f.nations[nat.Code] = &exNation{code: nat.Code, n: n, addr: addr, apiAddr: apiAddr, tokens: map[string]string{}, ln: ln, uln: uln}
-		if err := writeExerciseConfig(n.Dir, sc, codes, addr, apiAddr); err != nil {
+		f.nations[nat.Code] = &exNation{code: nat.Code, hub: hub, n: n, addr: addr, apiAddr: apiAddr, tokens: map[string]string{}, ln: ln, uln: uln}
+		if err := writeExerciseConfig(n.Dir, sc, nat.Code, addr, apiAddr); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -91,38 +108,40 @@ func newExerciseFed(ctx context.Context, sc *exercise.Scenario, dir string, logw
 			return nil, err
 		}
 	}
-	// A relay per direction, and each node pins every other's card with
-	// the endpoint of its own relay to it.
+	// A relay per direction of every direct link (and from each member to
+	// its hubs), and each node pins every other's card with the endpoint
+	// of its own relay to it, if it has one.
 	for _, a := range codes {
 		for _, b := range codes {
-			if a == b {
+			if a == b || sc.Route(a, b) != "" {
 				continue
 			}
 			r, err := newRelay(f.nations[b].addr)
 			if err != nil {
+				f.Close()
 				return nil, err
 			}
 			f.relays[[2]string{a, b}] = r
 		}
 	}
-	now := time.Now()
-	for _, a := range codes {
-		pins := partner.NewStore(f.nations[a].n.Dir, a)
-		for _, b := range codes {
-			if a == b {
-				continue
-			}
-			card, data, err := partner.NodeCard(f.nations[b].n, []string{"https://" + f.relays[[2]string{a, b}].addr()}, now)
+	for _, h := range sc.Hubs {
+		for _, m := range h.Members() {
+			r, err := newRelay(f.nations[h.Code].addr)
 			if err != nil {
+				f.Close()
 				return nil, err
 			}
-			fp, err := card.Fingerprint()
-			if err != nil {
-				return nil, err
-			}
-			if _, err := pins.Add(data, partner.AddOptions{Fingerprint: fp.String()}); err != nil {
-				return nil, fmt.Errorf("%s pins %s: %w", a, b, err)
-			}
+			f.relays[[2]string{m, h.Code}] = r
+		}
+	}
+	for _, pin := range f.pinPlan() {
+		var endpoints []string
+		if r := f.relays[[2]string{pin[0], pin[1]}]; r != nil {
+			endpoints = []string{"https://" + r.addr()}
+		}
+		if _, err := f.pin(pin[0], pin[1], endpoints, false); err != nil {
+			f.Close()
+			return nil, err
 		}
 	}
 	for i, a := range sc.Agreements {
@@ -133,13 +152,56 @@ func newExerciseFed(ctx context.Context, sc *exercise.Scenario, dir string, logw
 	if err := f.addUsers(ctx); err != nil {
 		return nil, err
 	}
-	for _, code := range codes {
+	for _, code := range append(sc.HubCodes(), codes...) {
 		if err := f.start(ctx, code); err != nil {
 			f.Close()
 			return nil, err
 		}
 	}
 	return f, nil
+}
+
+// pinPlan lists who pins whom, as (pinner, pinned): every nation every
+// other, each member its hubs, each hub its members.
+func (f *exerciseFed) pinPlan() [][2]string {
+	var plan [][2]string
+	codes := f.sc.NationCodes()
+	for _, a := range codes {
+		for _, b := range codes {
+			if a != b {
+				plan = append(plan, [2]string{a, b})
+			}
+		}
+	}
+	for _, h := range f.sc.Hubs {
+		for _, m := range h.Members() {
+			plan = append(plan, [2]string{m, h.Code}, [2]string{h.Code, m})
+		}
+	}
+	return plan
+}
+
+// pin has a's node pin b's card, issued now with the endpoints given, on
+// its fingerprint as b's operator announces it. With rotation, a already
+// pins an older card of b, and the new one must be accepted as a key
+// rotation: signed by the key a pinned.
+func (f *exerciseFed) pin(a, b string, endpoints []string, rotation bool) (partner.AddResult, error) {
+	card, data, err := partner.NodeCard(f.nations[b].n, endpoints, time.Now())
+	if err != nil {
+		return partner.AddResult{}, fmt.Errorf("%s's card for %s: %w", b, a, err)
+	}
+	fp, err := card.Fingerprint()
+	if err != nil {
+		return partner.AddResult{}, err
+	}
+	res, err := partner.NewStore(f.nations[a].n.Dir, a).Add(data, partner.AddOptions{Fingerprint: fp.String()})
+	if err != nil {
+		return res, fmt.Errorf("%s pins %s: %w", a, b, err)
+	}
+	if rotation && !res.Rotation && !res.Unchanged {
+		return res, fmt.Errorf("%s pins %s: the re-issued card was not accepted as a key rotation", a, b)
+	}
+	return res, nil
 }
 
 // addUsers makes the scenario's users, and an analyst for every nation
@@ -207,9 +269,13 @@ func (f *exerciseFed) addUsers(ctx context.Context) error {
 	return nil
 }
 
-// writeExerciseConfig makes the node an exercise node of sc listening on
-// addr, with the scenario's communities.
-func writeExerciseConfig(dir string, sc *exercise.Scenario, codes []string, addr, apiAddr string) error {
+// writeExerciseConfig makes the node of code (a nation or a hub) an
+// exercise node of sc listening on addr, with the scenario's communities;
+// a hub is configured as one, and a member reaches through its hub the
+// nations it has no direct link with. Nodes reached through a hub learn of
+// new batches only by pulling: the hub's members pull every
+// exercisePollInterval.
+func writeExerciseConfig(dir string, sc *exercise.Scenario, code, addr, apiAddr string) error {
 	path := filepath.Join(dir, node.ConfigFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -222,7 +288,30 @@ func writeExerciseConfig(dir string, sc *exercise.Scenario, codes []string, addr
 		}
 		b.WriteString(line)
 	}
-	fmt.Fprintf(&b, "\n# Exercise node of %s.\nexercise:\n  name: %s\n  participants: [%s]\napi:\n  listen: %q\n", sc.ID, sc.Exercise, strings.Join(codes, ", "), apiAddr)
+	if slices.Contains(sc.HubCodes(), code) {
+		// A hub holds no object and releases nothing: it is no exercise
+		// participant, and only relays what members seal to each other.
+		fmt.Fprintf(&b, "\n# Community hub of exercise %s.\napi:\n  listen: %q\nfederation:\n  hub: true\n", sc.ID, apiAddr)
+		return os.WriteFile(path, b.Bytes(), 0o644)
+	}
+	fmt.Fprintf(&b, "\n# Exercise node of %s.\nexercise:\n  name: %s\n  participants: [%s]\napi:\n  listen: %q\n", sc.ID, sc.Exercise, strings.Join(sc.NationCodes(), ", "), apiAddr)
+	via := map[string]string{}
+	for _, other := range sc.NationCodes() {
+		if h := sc.Route(code, other); h != "" && other != code {
+			via[other] = h
+		}
+	}
+	if len(via) > 0 {
+		var hubs, routes []string
+		for _, other := range slices.Sorted(maps.Keys(via)) {
+			routes = append(routes, other+": "+via[other])
+			if !slices.Contains(hubs, via[other]) {
+				hubs = append(hubs, via[other])
+			}
+		}
+		slices.Sort(hubs)
+		fmt.Fprintf(&b, "federation:\n  hubs: [%s]\n  via: {%s}\n  poll_interval: %s\n", strings.Join(hubs, ", "), strings.Join(routes, ", "), exercisePollInterval)
+	}
 	if len(sc.Communities) > 0 {
 		b.WriteString("communities:\n")
 		for _, c := range sc.Communities {
@@ -234,6 +323,10 @@ func writeExerciseConfig(dir string, sc *exercise.Scenario, codes []string, addr
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
+
+// exercisePollInterval is how often the members of a hub pull from it, in
+// real time: half a minute of scenario time at 60x.
+const exercisePollInterval = 500 * time.Millisecond
 
 // addAgreement writes an agreement into its holders' nodes. A node reads
 // its agreements when it starts; a running holder is restarted.
@@ -528,12 +621,117 @@ func (f *exerciseFed) Recall(ctx context.Context, originator, id string) error {
 	return err
 }
 
-// The injects below need key rotation with re-pinning, which exercises do
-// not drive yet: they are reported as not played, and the expectations
-// that depend on them are missed.
+// RotateKey rotates a nation's signing or HPKE key as its operator would
+// with `tearline keys rotate`: the node is stopped, the key replaced (the
+// old one retired and archived) and the rotation recorded in the node's
+// audit log; then its new card, signed by the new key and, after a signing
+// key rotation, by the previous one, goes to every partner and hub that
+// pins it, each of which pins it on the fingerprint announced, as a
+// rotation signed by the key it pinned (`tearline partner add`); then the
+// node serves again. It returns the steps, for the scorecard's timeline.
+func (f *exerciseFed) RotateKey(ctx context.Context, nation, kind string) (string, error) {
+	nat, ok := f.nations[nation]
+	if !ok || nat.hub {
+		return "", fmt.Errorf("%s is not a nation of the exercise", nation)
+	}
+	k := node.KeyKind(kind)
+	if k != node.KindSigning && k != node.KindHPKE {
+		return "", fmt.Errorf("key %q: rotate signing or hpke", kind)
+	}
+	if err := f.halt(nation); err != nil {
+		return "", fmt.Errorf("stop %s's node to rotate its key: %w", nation, err)
+	}
+	done, err := f.rotate(ctx, nat, k)
+	if rerr := f.start(ctx, nation); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("restart %s's node after the rotation: %w", nation, rerr))
+	}
+	return done, err
+}
 
-func (f *exerciseFed) RotateKey(ctx context.Context, nation string) error {
-	return exercise.ErrUnsupported
+func (f *exerciseFed) rotate(ctx context.Context, nat *exNation, k node.KeyKind) (string, error) {
+	old := nat.n.CurrentKey(k)
+	fresh, err := nat.n.RotateKey(k, node.RotateOptions{})
+	if err != nil {
+		return "", err
+	}
+	s, err := openStore(ctx, nat.n)
+	if err != nil {
+		return "", err
+	}
+	err = recordEvent(ctx, nat.n, s, ledger.Event{Kind: ledger.KindKeyRotated, Subjects: []string{fresh.ID, old.ID}, Actor: nat.code + " exercise",
+		Details: map[string]string{"kind": string(k), "action": "rotated", "current": fresh.ID, "retired": old.ID}})
+	s.Close()
+	if err != nil {
+		return "", err
+	}
+	var (
+		pinned []string
+		fp     partner.Fingerprint
+	)
+	for _, p := range f.pinPlan() {
+		if p[1] != nat.code {
+			continue
+		}
+		var endpoints []string
+		if r := f.relays[[2]string{p[0], p[1]}]; r != nil {
+			endpoints = []string{"https://" + r.addr()}
+		}
+		res, err := f.pin(p[0], nat.code, endpoints, true)
+		if err != nil {
+			return "", err
+		}
+		fp = res.Fingerprint
+		pinned = append(pinned, p[0])
+	}
+	slices.Sort(pinned)
+	return fmt.Sprintf("%s retired, %s current; the new card (%s), signed by the pinned key, re-pinned on its fingerprint by %s",
+		old.ID, fresh.ID, fp, strings.Join(pinned, ", ")), nil
+}
+
+// Relayed returns how far the hub holds from's stream to to as
+// acknowledged by to.
+func (f *exerciseFed) Relayed(ctx context.Context, hub, from, to string) (uint64, error) {
+	if nat, ok := f.nations[hub]; !ok || !nat.hub {
+		return 0, fmt.Errorf("%s is not a hub of the exercise", hub)
+	}
+	s, _, err := f.store(hub)
+	if err != nil {
+		return 0, err
+	}
+	hs, ok := s.(mailbox.HubStore)
+	if !ok {
+		return 0, fmt.Errorf("%s's store holds no hub mailbox", hub)
+	}
+	pos, err := hs.HubPosition(ctx, from, to)
+	if err != nil {
+		return 0, err
+	}
+	return pos.Acked, nil
+}
+
+// HubStorage reads the hub's database files (the database, its journal
+// and write-ahead log) as raw bytes, running or not.
+func (f *exerciseFed) HubStorage(ctx context.Context, hub string) (map[string][]byte, error) {
+	nat, ok := f.nations[hub]
+	if !ok || !nat.hub {
+		return nil, fmt.Errorf("%s is not a hub of the exercise", hub)
+	}
+	if nat.n.Config.Database.Driver != node.DriverSQLite {
+		return nil, fmt.Errorf("%s's database is not a file", hub)
+	}
+	files, err := filepath.Glob(nat.n.DatabasePath() + "*")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out[filepath.Base(name)] = data
+	}
+	return out, nil
 }
 
 // AddAgreement gives holders an agreement and restarts their nodes, which
@@ -584,13 +782,18 @@ func (f *exerciseFed) Heal(ctx context.Context, a, b string) error {
 	return f.setLink(a, b, true)
 }
 
+// setLink cuts or restores the relays between a and b: both directions
+// between nations, the member's one to a hub.
 func (f *exerciseFed) setLink(a, b string, up bool) error {
+	found := false
 	for _, k := range [][2]string{{a, b}, {b, a}} {
-		r, ok := f.relays[k]
-		if !ok {
-			return fmt.Errorf("no link %s-%s", k[0], k[1])
+		if r, ok := f.relays[k]; ok {
+			r.set(up)
+			found = true
 		}
-		r.set(up)
+	}
+	if !found {
+		return fmt.Errorf("no direct link %s-%s", a, b)
 	}
 	return nil
 }

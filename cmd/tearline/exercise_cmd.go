@@ -52,9 +52,14 @@ func newExerciseRunCmd(e *env) *cobra.Command {
 		Long: `Start one real node per nation of the scenario (each with its own directory,
 database, keys and mutual-TLS listener on 127.0.0.1, pinned to the others,
 configured as an exercise node that releases the exercise's material only
-to its participants), play the timeline with an accelerated clock, and
-score the expectations. SCENARIO is a file or the name of a built-in
-scenario ('tearline exercise list').
+to its participants), and one node per community hub of the scenario,
+through which the nations it links reach each other with no direct link;
+play the timeline with an accelerated clock, and score the expectations.
+A key rotation inject stops the nation's node, rotates the key, has every
+partner pin the re-issued card on its fingerprint, and starts it again.
+Every hub's database files are read as raw bytes for the exercise's
+material in the clear, which is a policy violation. SCENARIO is a file or
+the name of a built-in scenario ('tearline exercise list').
 
 The scorecard is printed and, with --report, written as scorecard.json and
 scorecard.html. The exit status is 0 when every expectation is met and no
@@ -112,7 +117,11 @@ func (e *env) runExercise(ctx context.Context, sc *exercise.Scenario, dir string
 		return nil, err
 	}
 	start := time.Now()
-	fmt.Fprintf(e.stdout, "exercise %s: starting %d nodes (%s)\n", sc.ID, len(sc.Nations), strings.Join(sc.NationCodes(), ", "))
+	hubs := ""
+	if len(sc.Hubs) > 0 {
+		hubs = fmt.Sprintf(" and %d community hub(s) (%s)", len(sc.Hubs), strings.Join(sc.HubCodes(), ", "))
+	}
+	fmt.Fprintf(e.stdout, "exercise %s: starting %d nodes (%s)%s\n", sc.ID, len(sc.Nations), strings.Join(sc.NationCodes(), ", "), hubs)
 	f, err := newExerciseFed(ctx, sc, dir, io.Discard)
 	if err != nil {
 		return nil, fmt.Errorf("exercise %s: %w", sc.ID, err)
@@ -177,6 +186,16 @@ func printScorecard(w io.Writer, c *exercise.Scorecard) {
 	}
 	for _, v := range c.Violations {
 		fmt.Fprintf(w, "  VIOLATION  %s\n", v)
+	}
+	for _, h := range c.HubChecks {
+		found := "nothing of the exercise's material in the clear"
+		switch {
+		case h.Error != "":
+			found = "not checked: " + h.Error
+		case len(h.Leaks) > 0:
+			found = "IN THE CLEAR: " + strings.Join(h.Leaks, "; ")
+		}
+		fmt.Fprintf(w, "  hub %s: %d files, %d bytes read raw, %d strings searched: %s\n", h.Hub, h.Files, h.Bytes, h.Searched, found)
 	}
 	for _, l := range c.Links {
 		fmt.Fprintf(w, "  time to share %-10s %d objects, median %s, slowest %s\n", l.Link, l.Objects, l.Median, l.Max)

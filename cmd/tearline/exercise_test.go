@@ -109,12 +109,27 @@ func checkScorecardInBrowser(t *testing.T, page, verdict string) {
 func TestDemoFiveNations(t *testing.T) {
 	report := t.TempDir()
 	out, errs, code := run(t, "", "demo", "--no-wait", "--speed", "60", "--report", report)
-	if code != 0 || !strings.Contains(out, "PASSED: 48 expectations met, 0 missed, 0 policy violations") {
+	if code != 0 || !strings.Contains(out, "PASSED: 63 expectations met, 0 missed, 0 policy violations") {
 		t.Fatalf("demo: exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"partners  https://127.0.0.1:", "console https://127.0.0.1:", "login     analyst  token tl_"} {
+	for _, want := range []string{"partners  https://127.0.0.1:", "console https://127.0.0.1:", "login     analyst  token tl_",
+		// The hub is up, and its files hold nothing of the material in the clear.
+		"CTHUB  CT working group exchange hub (community hub for AUS, DEU, NZL", "members   https://127.0.0.1:",
+		"hub CTHUB: ", "nothing of the exercise's material in the clear",
+		// The rotations were played, and every partner re-pinned the new card.
+		"rotate-key GBR  signing key:", "re-pinned on its fingerprint by AUS, CAN, DEU, FRA, NZL, USA  played",
+		"rotate-key DEU  hpke key:", "re-pinned on its fingerprint by AUS, CAN, CTHUB, FRA, GBR, NZL, USA  played"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	html, err := os.ReadFile(filepath.Join(report, "scorecard.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<h2>Community hubs</h2>", "<td>CTHUB</td>", "<td class=\"ok\">nothing</td>", "relayed", "rotate-key GBR signing key:"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("scorecard.html lacks %q", want)
 		}
 	}
 	checkScorecardInBrowser(t, filepath.Join(report, "scorecard.html"), "PASSED")

@@ -53,6 +53,8 @@ func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pi
 		// Receipts wait for partners' checkpoints, signed every
 		// checkpointInterval.
 		ReceiptInterval: 2 * checkpointInterval,
+		// Zero keeps the federation's default.
+		PollInterval: n.Config.Federation.Poll(),
 	})
 	if err != nil {
 		return nil, err

@@ -40,3 +40,24 @@ func FuzzParseRangeSeal(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHubMessages: a hub's list of messages never panics the parser,
+// and what it accepts has known kinds, well-formed ids, named senders and
+// bodies within the limit.
+func FuzzParseHubMessages(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ms, err := ParseHubMessages(data)
+		if err != nil {
+			return
+		}
+		if len(ms) > hubInboxPage {
+			t.Fatalf("%d messages accepted", len(ms))
+		}
+		for _, m := range ms {
+			if checkMessageHead(m.Kind, m.ID) != nil || m.From == "" || len(m.Body) > maxHubMessage {
+				t.Fatalf("accepted %+v", m)
+			}
+		}
+	})
+}

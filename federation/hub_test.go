@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/sqlite"
@@ -31,7 +34,8 @@ type testHub struct {
 	hub             *Hub
 	srv             *http.Server
 	// mode plays a dishonest hub: 0 relays faithfully, 1 flips a byte of
-	// each envelope, 2 changes each range's withheld count.
+	// each envelope, 2 changes each range's withheld count, 3 flips a byte
+	// of each message.
 	mode atomic.Int32
 }
 
@@ -80,6 +84,12 @@ func (h *testHub) start(t *testing.T) {
 			b.Withheld = (b.Withheld + 1) % int(b.Through-b.After+1)
 		}
 	}
+	hub.tamperMessage = func(m *mailbox.HubMessage) {
+		if h.mode.Load() == 3 {
+			m.Body = bytes.Clone(m.Body)
+			m.Body[len(m.Body)/2] ^= 1
+		}
+	}
 	h.hub = hub
 	srvCfg, err := partner.ServerConfig(opts)
 	if err != nil {
@@ -94,7 +104,7 @@ func (h *testHub) start(t *testing.T) {
 	h.srv = &http.Server{Handler: mux, TLSConfig: srvCfg, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
 	var wg sync.WaitGroup
 	wg.Go(func() { h.srv.Serve(tls.NewListener(ln, srvCfg)) })
-	t.Cleanup(func() { h.srv.Close(); wg.Wait(); h.store.Close() })
+	t.Cleanup(func() { h.srv.Close(); wg.Wait(); hub.Close(); h.store.Close() })
 }
 
 // pinCard pins code's card, naming endpoint, on the node in dir (whose
@@ -239,6 +249,100 @@ func TestHubRelay(t *testing.T) {
 			}
 		}
 	}
+
+	// A recall through the hub: GBR recalls an object USA and CAN have
+	// through the hub only. While the hub alters messages, USA refuses the
+	// notice and purges nothing; relaying faithfully again, the notice
+	// reaches both, each purges (keeping a tombstone) and acknowledges
+	// through the hub, and GBR sees both acknowledgements.
+	recalled := matrixID(50)
+	tn.nodes["GBR"].publish(labelled(t, recalled, "GBR SECRET//REL TO USA, GBR, FVEY//ORIGINATOR GBR", "counter-terrorism"))
+	for _, c := range []string{"GBR", "USA", "CAN"} {
+		want[c][recalled] = 1
+	}
+	tn.waitSettled(30 * time.Second)
+	for c := range want {
+		if got := tn.nodes[c].held(); !maps.Equal(got, want[c]) {
+			t.Fatalf("before the recall, %s holds %v\nwant %v", c, got, want[c])
+		}
+	}
+	hash := tn.nodes["GBR"].version(recalled).Hash
+	hub.mode.Store(3)
+	if targets := issue(t, tn.nodes["GBR"], recalled, "recall--hub"); !slices.Equal(targets, []string{"CAN", "USA"}) {
+		t.Errorf("IssueRecall targets = %v; want [CAN USA]", targets)
+	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		states, err := tn.nodes["USA"].fed.Links(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, s := range states {
+			if s.Partner == "GBR" && strings.Contains(s.ReceiveError, "relayed message altered") {
+				return true, ""
+			}
+		}
+		return false, "USA has not detected the hub's alteration of GBR's recall notice"
+	})
+	if tn.nodes["USA"].held()[recalled] != 1 {
+		t.Fatalf("USA purged on a recall notice the hub altered")
+	}
+	if acked, _ := acknowledged(t, tn.nodes["GBR"], recalled); len(acked) != 0 {
+		t.Fatalf("GBR has acknowledgements %v of a notice the hub altered", acked)
+	}
+	hub.mode.Store(0)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, c := range []string{"GBR", "USA"} {
+				logMu.Lock()
+				for _, line := range strings.Split(tn.nodes[c].logs.String(), "\n") {
+					if strings.Contains(line, "recall") || strings.Contains(line, "hub") {
+						t.Log(c, line)
+					}
+				}
+				logMu.Unlock()
+			}
+		}
+	})
+	eventually(t, 30*time.Second, func() (bool, string) {
+		acked, waiting := acknowledged(t, tn.nodes["GBR"], recalled)
+		return slices.Equal(acked, []string{"CAN", "USA"}) && len(waiting) == 0,
+			fmt.Sprintf("GBR has acknowledgements from %v, waits for %v", acked, waiting)
+	})
+	for _, c := range []string{"USA", "CAN"} {
+		n := tn.nodes[c]
+		if n.held()[recalled] != 0 {
+			t.Errorf("%s still holds the object recalled through the hub", c)
+		}
+		ts, err := recallStore(t, n).Tombstones(ctx, recalled)
+		if err != nil || len(ts) != 1 || ts[0].Hash != hash || ts[0].RecalledBy != "GBR" || ts[0].Notice != "recall--hub" {
+			t.Errorf("%s: Tombstones(%s) = %+v, %v; want GBR's recall--hub", c, recalled, ts, err)
+		}
+		if !hasEvent(n.events(ledger.KindRecallAcknowledged), func(e ledger.Event) bool { return e.Details["acknowledgement"] == "sent" }) {
+			t.Errorf("%s's audit log does not record its acknowledgement", c)
+		}
+	}
+	if n := len(tn.nodes["GBR"].events(ledger.KindRecallAcknowledged)); n != 2 {
+		t.Errorf("GBR's audit log has %d acknowledgements; want 2", n)
+	}
+	for _, c := range []string{"GBR", "USA", "CAN"} {
+		delete(want[c], recalled)
+	}
+	for c := range want {
+		if got := tn.nodes[c].held(); !maps.Equal(got, want[c]) {
+			t.Errorf("after the recall, %s holds %v\nwant %v", c, got, want[c])
+		}
+	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		ms, err := hub.store.HubInbox(ctx, "GBR", 10)
+		if err != nil {
+			return false, err.Error()
+		}
+		ms2, err := hub.store.HubInbox(ctx, "USA", 10)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(ms)+len(ms2) == 0, fmt.Sprintf("the hub still holds messages: %d for GBR, %d for USA", len(ms), len(ms2))
+	})
 	for c := range want {
 		tn.nodes[c].verifyLedger()
 	}

@@ -634,6 +634,10 @@ func (n *Node) recallLoop(ctx context.Context, rs mailbox.RecallStore) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-n.answered:
+			// A partner reached through a hub answered: deliver again
+			// at once what waits for an answer.
+			clear(waits)
 		}
 		msgs, err := rs.RecallMessages(ctx, 100)
 		if err != nil {
@@ -681,6 +685,13 @@ func (n *Node) deliverRecall(ctx context.Context, m mailbox.RecallMessage) (stri
 	l := n.link(m.Partner)
 	if l == nil {
 		return fmt.Sprintf("no link with %s: pin its card with an endpoint", m.Partner), false
+	}
+	if l.hub != "" {
+		kind := kindRecall
+		if m.Kind == mailbox.RecallAck {
+			kind = kindRecallAck
+		}
+		return n.relaySend(ctx, l, kind, m.Body)
 	}
 	ctx, cancel := context.WithTimeout(ctx, min(n.cfg.RequestTimeout, 30*time.Second))
 	defer cancel()

@@ -41,6 +41,10 @@ func (n *Node) serveNotify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := n.link(code)
+	if l == nil && n.wakeHub(code) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if l == nil {
 		http.Error(w, fmt.Sprintf("%s does not pull from %s: its pinned card of %s names no endpoint", n.self, code, code), http.StatusNotFound)
 		return

@@ -1,0 +1,584 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tearline/tearline/federation/mailbox"
+)
+
+// Messages through a hub. A recall notice or acknowledgement for a member
+// reached through a hub goes there as a hub message: the signed record,
+// sealed with HPKE to the recipient's pinned sealing key (the hub reads
+// nothing of it), signed by the sender over the parties, the kind, the
+// message's id and the ciphertext (the message seal, which the hub checks
+// on deposit and the recipient before anything else). The recipient
+// takes its messages from the hub, verifies the seal with the sender's
+// pinned key, opens the record and handles it as the handler of a direct
+// link would, with the sender as the caller; the record inside is verified
+// against its author's pinned key as on a direct link. It then answers,
+// through the hub, with the status and text a direct link would have
+// answered, sealed and signed the same way; the sender keeps the message
+// queued, and deposits it again from time to time, until that answer
+// arrives. A hub that drops a message delays it and shows as an
+// unanswered message at the sender; one that alters or forges one is
+// caught by the message seal; neither happens unseen.
+//
+//	POST /federation/v1/hub/message?to=R      a member leaves a message
+//	                                          for R (headers: id, kind,
+//	                                          seal; the body is sealed)
+//	GET  /federation/v1/hub/messages?limit=N  a member's messages, JSON
+//	POST /federation/v1/hub/taken?from=S&id=I a member took a message
+const (
+	PathHubMessage  = "/federation/v1/hub/message"
+	PathHubMessages = "/federation/v1/hub/messages"
+	PathHubTaken    = "/federation/v1/hub/taken"
+
+	HeaderMessageID   = "Tearline-Message-Id"
+	HeaderMessageKind = "Tearline-Message-Kind"
+	HeaderMessageSeal = "Tearline-Message-Seal"
+
+	hubMessageContext = "tearline/federation/v1/hub-message"
+	// maxHubMessage bounds a sealed message: a signed record and the HPKE
+	// encapsulation and tag.
+	maxHubMessage = maxRecallRecord + 4<<10
+	// maxHubPending bounds the messages a hub keeps from one member to
+	// another.
+	maxHubPending = 10000
+	// hubInboxPage is how many messages a member takes at once.
+	hubInboxPage = 100
+)
+
+// Kinds of hub message, and the path of the handler each goes to.
+const (
+	kindRecall    = "recall"
+	kindRecallAck = "recall-ack"
+	kindAnswer    = "answer"
+)
+
+var relayedPaths = map[string]string{kindRecall: PathRecall, kindRecallAck: PathRecallAck}
+
+// ErrMessageTampered is wrapped by the error of a hub message whose seal
+// is missing or does not verify, or that does not open.
+var ErrMessageTampered = errors.New("relayed message altered: its seal does not verify")
+
+var messageIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// messageID names a message by its kind and content, so that a message
+// deposited again is the same message.
+func messageID(kind string, record []byte) string {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write(record)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func messageDigest(sender, recipient, kind, id string, body []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString(hubMessageContext)
+	for _, s := range []string{sender, recipient, kind, id} {
+		b.WriteByte(byte(len(s)))
+		b.WriteString(s)
+	}
+	sum := sha256.Sum256(body)
+	b.Write(sum[:])
+	return b.Bytes()
+}
+
+// messageInfo binds the HPKE seal to the parties, the kind, the id and the
+// recipient's key.
+func messageInfo(sender, recipient, kind, id, keyID string) []byte {
+	return messageDigest(sender, recipient, kind, id+"\x00"+keyID, nil)
+}
+
+func checkMessageHead(kind, id string) error {
+	if _, ok := relayedPaths[kind]; !ok && kind != kindAnswer {
+		return fmt.Errorf("%s: unknown message kind %q", HeaderMessageKind, kind)
+	}
+	if !messageIDPattern.MatchString(id) {
+		return fmt.Errorf("%s: want 32 lowercase hex digits", HeaderMessageID)
+	}
+	return nil
+}
+
+// verifyMessage checks a hub message's seal with the sender's key from its
+// pinned card.
+func verifyMessage(cards Cards, m *mailbox.HubMessage) error {
+	keyID, sig, err := ParseRangeSeal(m.Seal)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMessageTampered, err)
+	}
+	pub, err := KeyResolver(cards, m.Sender)(m.Sender, keyID)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMessageTampered, err)
+	}
+	if !ed25519.Verify(pub, messageDigest(m.Sender, m.Recipient, m.Kind, m.ID, m.Body), sig) {
+		return fmt.Errorf("%w: %s message %s from %s to %s", ErrMessageTampered, m.Kind, m.ID, m.Sender, m.Recipient)
+	}
+	return nil
+}
+
+// sealMessage seals record to the recipient and signs the result.
+func (n *Node) sealMessage(to, kind, id string, record []byte) (*mailbox.HubMessage, error) {
+	key, keyID, err := n.sealingKey(to, n.now())
+	if err != nil {
+		return nil, err
+	}
+	body, err := hpke.Seal(key, hpke.HKDFSHA256(), hpke.AES256GCM(), messageInfo(n.self, to, kind, id, keyID), record)
+	if err != nil {
+		return nil, fmt.Errorf("seal a %s message for %s: %w", kind, to, err)
+	}
+	s := n.cfg.Signer
+	if len(s.KeyID) == 0 || len(s.KeyID) > maxKeyIDLen {
+		return nil, errors.New("message seal: bad key id")
+	}
+	seal := append([]byte{byte(len(s.KeyID))}, s.KeyID...)
+	seal = append(seal, ed25519.Sign(s.Key, messageDigest(n.self, to, kind, id, body))...)
+	return &mailbox.HubMessage{Sender: n.self, Recipient: to, ID: id, Kind: kind, Body: body, Seal: seal}, nil
+}
+
+// openMessage verifies a message taken from a hub and opens it.
+func (n *Node) openMessage(m *mailbox.HubMessage) ([]byte, error) {
+	if err := verifyMessage(n.cfg.Partners, m); err != nil {
+		return nil, err
+	}
+	record, err := hpke.Open(n.cfg.HPKEKey, hpke.HKDFSHA256(), hpke.AES256GCM(), messageInfo(m.Sender, n.self, m.Kind, m.ID, n.cfg.HPKEKeyID), m.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s message %s from %s does not open with %s's sealing key %s: %v", m.Kind, m.ID, m.Sender, n.self, n.cfg.HPKEKeyID, err)
+	}
+	if m.Kind != kindAnswer && messageID(m.Kind, record) != m.ID {
+		return nil, fmt.Errorf("%w: %s message %s from %s: the id is not its content's", ErrMessageTampered, m.Kind, m.ID, m.Sender)
+	}
+	return record, nil
+}
+
+// relayAnswer is a recipient's answer to a message: what its handler
+// answered.
+type relayAnswer struct {
+	Status int    `json:"status"`
+	Text   string `json:"text"`
+}
+
+type answerKey struct{ from, id string }
+
+// relaySend delivers a message through the link's hub, as deliverRecall
+// does directly: the answer if the recipient's has arrived, and otherwise
+// the message left (again) at the hub and a failure that is not final.
+func (n *Node) relaySend(ctx context.Context, l *link, kind string, record []byte) (string, bool) {
+	id := messageID(kind, record)
+	n.relayMu.Lock()
+	a, ok := n.answers[answerKey{l.code, id}]
+	delete(n.answers, answerKey{l.code, id})
+	n.relayMu.Unlock()
+	if ok {
+		switch {
+		case a.Status/100 == 2:
+			return "", false
+		case a.Status >= 400 && a.Status < 500 && a.Status != http.StatusTooManyRequests && a.Status != http.StatusUnauthorized:
+			return fmt.Sprintf("%s refused it through hub %s: %d %s: %s", l.code, l.hub, a.Status, http.StatusText(a.Status), a.Text), true
+		default:
+			return fmt.Sprintf("%s through hub %s: %d %s: %s", l.code, l.hub, a.Status, http.StatusText(a.Status), a.Text), false
+		}
+	}
+	m, err := n.sealMessage(l.code, kind, id, record)
+	if err != nil {
+		return err.Error(), false
+	}
+	if err := n.postMessage(ctx, l.client, l.endpoint, l.hub, m); err != nil {
+		return err.Error(), false
+	}
+	return fmt.Sprintf("left at hub %s for %s; waiting for its answer", l.hub, l.code), false
+}
+
+// postMessage leaves a message at a hub.
+func (n *Node) postMessage(ctx context.Context, client *http.Client, endpoint, hub string, m *mailbox.HubMessage) error {
+	ctx, cancel := context.WithTimeout(ctx, min(n.cfg.RequestTimeout, 30*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+PathHubMessage+"?"+url.Values{"to": {m.Recipient}}.Encode(), bytes.NewReader(m.Body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set(HeaderMessageID, m.ID)
+	req.Header.Set(HeaderMessageKind, m.Kind)
+	req.Header.Set(HeaderMessageSeal, base64.StdEncoding.EncodeToString(m.Seal))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s message for %s at hub %s: %w", m.Kind, m.Recipient, hub, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("%s message for %s at hub %s: %s: %s", m.Kind, m.Recipient, hub, resp.Status, answerText(resp.Body))
+	}
+	return nil
+}
+
+// hubMessage is a message as a hub hands it to its recipient.
+type hubMessage struct {
+	From string `json:"from"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Body []byte `json:"body"`
+	Seal []byte `json:"seal"`
+}
+
+// ParseHubMessages reads a hub's answer to GET PathHubMessages.
+func ParseHubMessages(data []byte) ([]hubMessage, error) {
+	var ms []hubMessage
+	if err := decodeStrict(data, &ms); err != nil {
+		return nil, protocolError("hub messages: %v", err)
+	}
+	if len(ms) > hubInboxPage {
+		return nil, protocolError("hub messages: %d in one answer; at most %d were asked for", len(ms), hubInboxPage)
+	}
+	for _, m := range ms {
+		if err := checkMessageHead(m.Kind, m.ID); err != nil {
+			return nil, protocolError("hub messages: %v", err)
+		}
+		if m.From == "" || len(m.From) > 255 || len(m.Body) > maxHubMessage {
+			return nil, protocolError("hub messages: a message from %q of %d bytes", m.From, len(m.Body))
+		}
+	}
+	return ms, nil
+}
+
+// hubRoute is how this node reaches one hub: the client and endpoint of a
+// link routed through it.
+type hubRoute struct {
+	code, endpoint string
+	client         *http.Client
+}
+
+func (n *Node) hubsInUse() []hubRoute {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	seen := map[string]bool{}
+	var out []hubRoute
+	for _, l := range n.links {
+		if l.hub != "" && !seen[l.hub] {
+			seen[l.hub] = true
+			out = append(out, hubRoute{l.hub, l.endpoint, l.client})
+		}
+	}
+	return out
+}
+
+// runHubInbox takes this node's messages from the hubs it uses, every
+// PollInterval and whenever a hub says it holds some, until ctx ends.
+func (n *Node) runHubInbox(ctx context.Context) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(n.cfg.PollInterval)
+		defer tick.Stop()
+		for {
+			for _, h := range n.hubsInUse() {
+				if err := n.takeMessages(ctx, h); err != nil && ctx.Err() == nil {
+					n.log.Warn("hub messages", "hub", h.code, "err", err)
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			case <-n.inboxWake:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// takeMessages handles the messages one hub holds for this node.
+func (n *Node) takeMessages(ctx context.Context, h hubRoute) error {
+	for {
+		ms, err := n.fetchMessages(ctx, h)
+		if err != nil {
+			return err
+		}
+		for _, hm := range ms {
+			m := mailbox.HubMessage{Sender: hm.From, Recipient: n.self, ID: hm.ID, Kind: hm.Kind, Body: hm.Body, Seal: hm.Seal}
+			if err := n.handleMessage(ctx, h, &m); err != nil {
+				return err
+			}
+		}
+		if len(ms) < hubInboxPage {
+			return nil
+		}
+	}
+}
+
+func (n *Node) fetchMessages(ctx context.Context, h hubRoute) ([]hubMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, min(n.cfg.RequestTimeout, 30*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.endpoint+PathHubMessages+"?limit="+strconv.Itoa(hubInboxPage), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", resp.Status, answerText(resp.Body))
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, hubInboxPage*(2*maxHubMessage)+1<<16))
+	if err != nil {
+		return nil, err
+	}
+	return ParseHubMessages(data)
+}
+
+// handleMessage handles one message taken from a hub: an answer to one of
+// this node's messages is kept for the delivery loop; any other is handled
+// as its handler would handle it from a direct link, and answered. The
+// message is taken off the hub once answered, or refused as altered.
+func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMessage) error {
+	record, err := n.openMessage(m)
+	if err != nil {
+		// Not from the sender as it was sealed: reported where the link
+		// with the sender shows its errors, and dropped; the sender, never
+		// answered, leaves it again.
+		n.log.Warn("hub message refused", "hub", h.code, "from", m.Sender, "kind", m.Kind, "err", err)
+		if l := n.link(m.Sender); l != nil {
+			n.linkError(ctx, l, mailbox.Receive, fmt.Sprintf("through hub %s: %v", h.code, err))
+		}
+		return n.takeMessage(ctx, h, m)
+	}
+	if m.Kind == kindAnswer {
+		var a relayAnswer
+		if err := decodeStrict(record, &a); err != nil || a.Status < 100 || a.Status > 599 {
+			n.log.Warn("hub message refused", "hub", h.code, "from", m.Sender, "kind", m.Kind, "err", fmt.Sprintf("not an answer: %v", err))
+		} else {
+			n.relayMu.Lock()
+			if len(n.answers) < maxHubPending {
+				n.answers[answerKey{m.Sender, m.ID}] = a
+			}
+			n.relayMu.Unlock()
+			select {
+			case n.answered <- struct{}{}:
+			default:
+			}
+		}
+		return n.takeMessage(ctx, h, m)
+	}
+	rec := &answerRecorder{header: http.Header{}}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, relayedFrom{}, m.Sender), http.MethodPost, relayedPaths[m.Kind], bytes.NewReader(record))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	n.relayMux.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rec.status >= 500 {
+		return fmt.Errorf("%s message %s from %s: %d %s", m.Kind, m.ID, m.Sender, rec.status, strings.TrimSpace(rec.body.String()))
+	}
+	if l := n.link(m.Sender); l != nil && l.hub == h.code {
+		n.linkError(ctx, l, mailbox.Receive, "")
+	}
+	text := rec.body.String()
+	if len(text) > 1024 {
+		text = text[:1024]
+	}
+	answer, err := json.Marshal(relayAnswer{Status: rec.status, Text: strings.TrimSpace(text)})
+	if err != nil {
+		return err
+	}
+	am, err := n.sealMessage(m.Sender, kindAnswer, m.ID, answer)
+	if err != nil {
+		return err
+	}
+	if err := n.postMessage(ctx, h.client, h.endpoint, h.code, am); err != nil {
+		return err // handled again, as the direct handler would, and answered next time
+	}
+	return n.takeMessage(ctx, h, m)
+}
+
+func (n *Node) takeMessage(ctx context.Context, h hubRoute, m *mailbox.HubMessage) error {
+	ctx, cancel := context.WithTimeout(ctx, min(n.cfg.RequestTimeout, 30*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.endpoint+PathHubTaken+"?"+url.Values{"from": {m.Sender}, "id": {m.ID}}.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("taking %s message %s from %s: %s: %s", m.Kind, m.ID, m.Sender, resp.Status, answerText(resp.Body))
+	}
+	return nil
+}
+
+// relayedFrom is the context key under which a message taken from a hub
+// carries its sender, as authenticate reads it; only this package sets it.
+type relayedFrom struct{}
+
+// answerRecorder keeps what a handler answers a relayed message.
+type answerRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *answerRecorder) Header() http.Header { return r.header }
+func (r *answerRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+func (r *answerRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.body.Len() < 4<<10 {
+		r.body.Write(b[:min(len(b), 4<<10-r.body.Len())])
+	}
+	return len(b), nil
+}
+
+// Hub side.
+
+func (h *Hub) servePostMessage(w http.ResponseWriter, r *http.Request) {
+	sender, to, ok := h.member(w, r, "to")
+	if !ok {
+		return
+	}
+	if len(r.URL.Query()) != 1 {
+		http.Error(w, "only to is known", http.StatusBadRequest)
+		return
+	}
+	id, kind := r.Header.Get(HeaderMessageID), r.Header.Get(HeaderMessageKind)
+	if err := checkMessageHead(kind, id); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if r.ContentLength > maxHubMessage {
+		http.Error(w, "message too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxHubMessage+1))
+	if err != nil || len(body) > maxHubMessage || len(body) == 0 {
+		http.Error(w, fmt.Sprintf("the body must be 1 to %d bytes", maxHubMessage), http.StatusBadRequest)
+		return
+	}
+	m := mailbox.HubMessage{Sender: sender, Recipient: to, ID: id, Kind: kind, Body: body, Stored: h.cfg.Now().UTC()}
+	m.Seal, err = base64.StdEncoding.Strict().DecodeString(r.Header.Get(HeaderMessageSeal))
+	if err == nil {
+		err = verifyMessage(h.cfg.Members, &m)
+	}
+	if err != nil {
+		http.Error(w, "message seal: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	added, err := h.cfg.Store.HubPost(r.Context(), m, maxHubPending)
+	switch {
+	case errors.Is(err, mailbox.ErrHubFull):
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return
+	case err != nil:
+		h.log.Error("message", "sender", sender, "recipient", to, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if added {
+		h.notify(to)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Hub) serveMessages(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil {
+		http.Error(w, "the hub is served over mutual TLS only", http.StatusUnauthorized)
+		return
+	}
+	recipient, err := peerMember(r, h)
+	if err != nil {
+		http.Error(w, "not a pinned member", http.StatusUnauthorized)
+		return
+	}
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if len(q) != 1 || err != nil || limit < 1 || limit > hubInboxPage {
+		http.Error(w, fmt.Sprintf("give limit, 1 to %d, and nothing else", hubInboxPage), http.StatusBadRequest)
+		return
+	}
+	ms, err := h.cfg.Store.HubInbox(r.Context(), recipient, limit)
+	if err != nil {
+		h.log.Error("messages", "recipient", recipient, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	out := make([]hubMessage, 0, len(ms))
+	for i := range ms {
+		if h.tamperMessage != nil {
+			h.tamperMessage(&ms[i])
+		}
+		out = append(out, hubMessage{From: ms[i].Sender, ID: ms[i].ID, Kind: ms[i].Kind, Body: ms[i].Body, Seal: ms[i].Seal})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+func (h *Hub) serveTaken(w http.ResponseWriter, r *http.Request) {
+	recipient, from, ok := h.member(w, r, "from")
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	id := q.Get("id")
+	if len(q) != 2 || len(q["id"]) != 1 || !messageIDPattern.MatchString(id) {
+		http.Error(w, "give from and id (32 lowercase hex digits) once each", http.StatusBadRequest)
+		return
+	}
+	if err := h.cfg.Store.HubTake(r.Context(), recipient, from, id); err != nil {
+		h.log.Error("taken", "recipient", recipient, "sender", from, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// wakeHub answers a hub's notification: the links routed through it pull,
+// and the messages it holds are taken. It reports whether code is a hub
+// this node uses.
+func (n *Node) wakeHub(code string) bool {
+	n.mu.Lock()
+	found := false
+	for _, l := range n.links {
+		if l.hub == code {
+			found = true
+			l.poke(l.wake)
+		}
+	}
+	n.mu.Unlock()
+	if found {
+		select {
+		case n.inboxWake <- struct{}{}:
+		default:
+		}
+	}
+	return found
+}

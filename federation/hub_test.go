@@ -378,3 +378,47 @@ func TestHubRelay(t *testing.T) {
 		}
 	}
 }
+
+// TestHubNotifies: GBR and USA reach each other through HUB only, and
+// poll it once an hour; the hub notifies each member when something
+// arrives for it. An object GBR publishes once the links run reaches USA,
+// and a recall of it reaches USA and is acknowledged, each well before any
+// poll: only the hub's notifications can have brought them.
+func TestHubNotifies(t *testing.T) {
+	tn := newNet(t, "GBR", "USA")
+	hub := newTestHub(t, "HUB")
+	hubEP := "https://" + hub.addr
+	for _, m := range []string{"GBR", "USA"} {
+		pinCard(t, hub.node, hubEP, tn.nodes[m].dir, m)
+		pinCard(t, tn.nodes[m].node, "https://"+tn.nodes[m].addr, hub.dir, hub.code)
+	}
+	pinCard(t, tn.nodes["GBR"].node, hubEP, tn.nodes["USA"].dir, "USA")
+	pinCard(t, tn.nodes["USA"].node, hubEP, tn.nodes["GBR"].dir, "GBR")
+	tn.tune = func(c *Config) {
+		c.Hubs = []string{hub.code}
+		c.PollInterval = time.Hour
+	}
+	hub.start(t)
+	gbr, usa := tn.nodes["GBR"], tn.nodes["USA"]
+	tn.start(gbr)
+	tn.start(usa)
+	// The links' first pulls, which find nothing, are done once USA's link
+	// with GBR has a state.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		states, err := usa.fed.Links(context.Background())
+		return err == nil && len(states) == 1 && states[0].Endpoint == hubEP, fmt.Sprintf("USA's links: %+v, %v; want one with GBR through %s", states, err, hubEP)
+	})
+	id := matrixID(60)
+	gbr.publish(labelled(t, id, "GBR SECRET//REL TO USA, GBR, FVEY//ORIGINATOR GBR", "counter-terrorism"))
+	eventually(t, 30*time.Second, func() (bool, string) {
+		return usa.held()[id] == 1, "USA has not received GBR's object through the hub"
+	})
+	issue(t, gbr, id, "recall--notified")
+	eventually(t, 30*time.Second, func() (bool, string) {
+		acked, waiting := acknowledged(t, gbr, id)
+		return slices.Equal(acked, []string{"USA"}), fmt.Sprintf("GBR has acknowledgements from %v, waits for %v", acked, waiting)
+	})
+	if usa.held()[id] != 0 {
+		t.Errorf("USA acknowledged the recall but holds the object")
+	}
+}

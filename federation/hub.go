@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -147,11 +148,18 @@ func (n *Node) checkRelayed(sender string, hd http.Header, h BatchHeader, body [
 // hubRoutes returns, for the pinned partners reached through a hub, the
 // hub's code, and the set of hubs (which get no link of their own).
 func (n *Node) hubRoutes(pinned []*partner.Pinned) (map[string]string, map[string]bool) {
+	return HubRoutes(pinned, n.self, n.cfg.Hubs, n.cfg.Via)
+}
+
+// HubRoutes returns, for the partners pinned by node self that it reaches
+// through a hub, the hub's code (see Config.Hubs and Config.Via), and the
+// set of hubs.
+func HubRoutes(pinned []*partner.Pinned, self string, hubList []string, via map[string]string) (map[string]string, map[string]bool) {
 	hubs := map[string]bool{}
-	for _, h := range n.cfg.Hubs {
+	for _, h := range hubList {
 		hubs[h] = true
 	}
-	for _, h := range n.cfg.Via {
+	for _, h := range via {
 		hubs[h] = true
 	}
 	hubEndpoint := map[string]string{}
@@ -163,23 +171,17 @@ func (n *Node) hubRoutes(pinned []*partner.Pinned) (map[string]string, map[strin
 	routes := map[string]string{}
 	for _, p := range pinned {
 		code := p.Card.Partner
-		if hubs[code] || code == n.self {
+		if hubs[code] || code == self {
 			continue
 		}
-		if h, ok := n.cfg.Via[code]; ok {
+		if h, ok := via[code]; ok {
 			routes[code] = h
 			continue
 		}
 		if len(p.Card.Endpoints) == 0 {
 			continue
 		}
-		for _, h := range slices.Sorted(func(yield func(string) bool) {
-			for h := range hubEndpoint {
-				if !yield(h) {
-					return
-				}
-			}
-		}) {
+		for _, h := range slices.Sorted(maps.Keys(hubEndpoint)) {
 			if hubEndpoint[h] == p.Card.Endpoints[0] {
 				routes[code] = h
 				break

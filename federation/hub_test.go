@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -107,11 +108,15 @@ func (h *testHub) start(t *testing.T) {
 	t.Cleanup(func() { h.srv.Close(); wg.Wait(); hub.Close(); h.store.Close() })
 }
 
-// pinCard pins code's card, naming endpoint, on the node in dir (whose
-// code is holder).
+// pinCard pins code's card, naming endpoint (none if empty), on the node
+// in dir (whose code is holder).
 func pinCard(t *testing.T, n *node.Node, endpoint, dir, holder string) {
 	t.Helper()
-	c, data, err := partner.NodeCard(n, []string{endpoint}, time.Now())
+	var endpoints []string
+	if endpoint != "" {
+		endpoints = []string{endpoint}
+	}
+	c, data, err := partner.NodeCard(n, endpoints, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,5 +425,95 @@ func TestHubNotifies(t *testing.T) {
 	})
 	if usa.held()[id] != 0 {
 		t.Errorf("USA acknowledged the recall but holds the object")
+	}
+}
+
+// TestConsentThroughHub: USA holds GBR's ORCON object, which came through
+// HUB, GBR and USA's only route to each other. USA asks GBR for consent to
+// pass it to CAN, linked with USA directly: the request goes through the
+// hub, GBR's node records it and answers through the hub, and USA's
+// serving node records the request delivered. GBR approves: the signed
+// consent goes through the hub, USA keeps it and passes the object to
+// CAN, which verifies the consent with GBR's pinned key; and GBR's serving
+// node records the approval delivered.
+func TestConsentThroughHub(t *testing.T) {
+	tn := newNet(t, "GBR", "USA", "CAN")
+	hub := newTestHub(t, "HUB")
+	hubEP := "https://" + hub.addr
+	gbr, usa, can := tn.nodes["GBR"], tn.nodes["USA"], tn.nodes["CAN"]
+	direct := func(n *testNode) string { return "https://" + n.addr }
+	for _, m := range []*testNode{gbr, usa} {
+		pinCard(t, hub.node, hubEP, m.dir, m.code)
+		pinCard(t, m.node, direct(m), hub.dir, hub.code)
+	}
+	pinCard(t, gbr.node, hubEP, usa.dir, "USA")
+	pinCard(t, usa.node, hubEP, gbr.dir, "GBR")
+	pinCard(t, usa.node, direct(usa), can.dir, "CAN")
+	pinCard(t, can.node, direct(can), usa.dir, "USA")
+	pinCard(t, gbr.node, "", can.dir, "CAN") // CAN verifies GBR's consent
+	tn.tune = func(c *Config) {
+		c.Hubs = []string{hub.code}
+		c.PollInterval = 500 * time.Millisecond
+	}
+	id := matrixID(70)
+	gbr.publish(labelled(t, id, "GBR SECRET//ORCON//REL TO USA, GBR, FVEY//ORIGINATOR GBR", "counter-terrorism"))
+	hub.start(t)
+	for _, n := range []*testNode{gbr, usa, can} {
+		tn.start(n)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		return usa.held()[id] == 1, "USA has not received GBR's ORCON object through the hub"
+	})
+	if can.held()[id] != 0 {
+		t.Fatal("CAN holds GBR's ORCON object before any consent")
+	}
+	// The workflows as the CLI runs them beside the serving nodes: a
+	// partner reached through the hub is sent to through it.
+	workflow := func(n *testNode) *Workflow {
+		w := tn.workflow(n)
+		opts := tn.tlsOptions(n)
+		dial := func(code string) (*http.Client, string, error) {
+			if code != hub.code {
+				return tn.dialer(n)(code)
+			}
+			cfg, err := partner.ClientConfig(opts, code)
+			if err != nil {
+				return nil, "", err
+			}
+			return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}, hubEP, nil
+		}
+		relay := &HubRelay{Signer: envelopeSigner(n.node), Partners: partner.NewStore(n.dir, n.code), Hubs: []string{hub.code}, Dial: dial}
+		w.Relay = relay.Post
+		return w
+	}
+	ctx := context.Background()
+	delivered := func(n *testNode, box mailbox.RequestBox, rid string, state mailbox.RequestState) func() (bool, string) {
+		return func() (bool, string) {
+			r, err := tn.workflow(n).Store.GetRequest(ctx, box, rid)
+			return err == nil && r.State == state && !r.Delivered.IsZero() && r.DeliveryError == "",
+				fmt.Sprintf("%s's request %s: %+v, %v; want %s and delivered", n.code, rid, r, err, state)
+		}
+	}
+	q, err := workflow(usa).Request(ctx, id, "CAN", "for the joint assessment")
+	if !errors.Is(err, ErrAwaitingAnswer) {
+		t.Fatalf("Request through the hub: %+v, %v; want it left at the hub, awaiting GBR's answer", q, err)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		r, err := tn.workflow(gbr).Store.GetRequest(ctx, mailbox.RequestInbox, q.ID)
+		return err == nil && r.State == mailbox.RequestPending && r.Requester == "USA" && r.Recipient == "CAN",
+			fmt.Sprintf("GBR's inbox: %+v, %v; want USA's request, pending", r, err)
+	})
+	eventually(t, 30*time.Second, delivered(usa, mailbox.RequestOutbox, q.ID, mailbox.RequestPending))
+	if _, err := workflow(gbr).Approve(ctx, q.ID, time.Hour); !errors.Is(err, ErrAwaitingAnswer) {
+		t.Fatalf("Approve through the hub: %v; want it left at the hub, awaiting USA's answer", err)
+	}
+	eventually(t, 30*time.Second, delivered(usa, mailbox.RequestOutbox, q.ID, mailbox.RequestApproved))
+	eventually(t, 30*time.Second, delivered(gbr, mailbox.RequestInbox, q.ID, mailbox.RequestApproved))
+	eventually(t, 30*time.Second, func() (bool, string) {
+		return can.held()[id] == 1, "CAN does not hold the object USA may pass on with GBR's consent"
+	})
+	eventually(t, 5*time.Second, requestEvent(can, ledger.KindConsentGiven, "consent", "used", q.ID))
+	for _, n := range []*testNode{gbr, usa, can} {
+		n.verifyLedger()
 	}
 }

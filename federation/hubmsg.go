@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/federation/mailbox"
 )
 
@@ -69,9 +70,14 @@ const (
 	kindRecall    = "recall"
 	kindRecallAck = "recall-ack"
 	kindAnswer    = "answer"
+
+	kindConsentRequest  = "consent-request"
+	kindConsentApproval = "consent-approval"
+	kindConsentDenial   = "consent-denial"
 )
 
-var relayedPaths = map[string]string{kindRecall: PathRecall, kindRecallAck: PathRecallAck}
+var relayedPaths = map[string]string{kindRecall: PathRecall, kindRecallAck: PathRecallAck,
+	kindConsentRequest: PathConsentRequest, kindConsentApproval: PathConsentApproval, kindConsentDenial: PathConsentDenial}
 
 // ErrMessageTampered is wrapped by the error of a hub message whose seal
 // is missing or does not verify, or that does not open.
@@ -136,21 +142,26 @@ func verifyMessage(cards Cards, m *mailbox.HubMessage) error {
 
 // sealMessage seals record to the recipient and signs the result.
 func (n *Node) sealMessage(to, kind, id string, record []byte) (*mailbox.HubMessage, error) {
-	key, keyID, err := n.sealingKey(to, n.now())
+	return sealMessage(n.cfg.Signer, n.cfg.Partners, to, kind, id, record, n.now())
+}
+
+// sealMessage seals record to the recipient's pinned sealing key and signs
+// the result with signer's key.
+func sealMessage(signer envelope.Signer, cards Cards, to, kind, id string, record []byte, now time.Time) (*mailbox.HubMessage, error) {
+	key, keyID, err := sealingKey(cards, to, now)
 	if err != nil {
 		return nil, err
 	}
-	body, err := hpke.Seal(key, hpke.HKDFSHA256(), hpke.AES256GCM(), messageInfo(n.self, to, kind, id, keyID), record)
+	body, err := hpke.Seal(key, hpke.HKDFSHA256(), hpke.AES256GCM(), messageInfo(signer.Code, to, kind, id, keyID), record)
 	if err != nil {
 		return nil, fmt.Errorf("seal a %s message for %s: %w", kind, to, err)
 	}
-	s := n.cfg.Signer
-	if len(s.KeyID) == 0 || len(s.KeyID) > maxKeyIDLen {
+	if len(signer.KeyID) == 0 || len(signer.KeyID) > maxKeyIDLen {
 		return nil, errors.New("message seal: bad key id")
 	}
-	seal := append([]byte{byte(len(s.KeyID))}, s.KeyID...)
-	seal = append(seal, ed25519.Sign(s.Key, messageDigest(n.self, to, kind, id, body))...)
-	return &mailbox.HubMessage{Sender: n.self, Recipient: to, ID: id, Kind: kind, Body: body, Seal: seal}, nil
+	seal := append([]byte{byte(len(signer.KeyID))}, signer.KeyID...)
+	seal = append(seal, ed25519.Sign(signer.Key, messageDigest(signer.Code, to, kind, id, body))...)
+	return &mailbox.HubMessage{Sender: signer.Code, Recipient: to, ID: id, Kind: kind, Body: body, Seal: seal}, nil
 }
 
 // openMessage verifies a message taken from a hub and opens it.
@@ -210,6 +221,10 @@ func (n *Node) relaySend(ctx context.Context, l *link, kind string, record []byt
 func (n *Node) postMessage(ctx context.Context, client *http.Client, endpoint, hub string, m *mailbox.HubMessage) error {
 	ctx, cancel := context.WithTimeout(ctx, min(n.cfg.RequestTimeout, 30*time.Second))
 	defer cancel()
+	return postMessage(ctx, client, endpoint, hub, m)
+}
+
+func postMessage(ctx context.Context, client *http.Client, endpoint, hub string, m *mailbox.HubMessage) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+PathHubMessage+"?"+url.Values{"to": {m.Recipient}}.Encode(), bytes.NewReader(m.Body))
 	if err != nil {
 		return err
@@ -366,7 +381,9 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 		var a relayAnswer
 		if err := decodeStrict(record, &a); err != nil || a.Status < 100 || a.Status > 599 {
 			n.log.Warn("hub message refused", "hub", h.code, "from", m.Sender, "kind", m.Kind, "err", fmt.Sprintf("not an answer: %v", err))
-		} else {
+		} else if consent, err := n.consentAnswered(ctx, m.Sender, m.ID, a); err != nil {
+			return err // taken next time
+		} else if !consent {
 			n.relayMu.Lock()
 			if len(n.answers) < maxHubPending {
 				n.answers[answerKey{m.Sender, m.ID}] = a
@@ -581,4 +598,108 @@ func (n *Node) wakeHub(code string) bool {
 		}
 	}
 	return found
+}
+
+// ErrAwaitingAnswer is wrapped by HubRelay.Post's error for a message left
+// at a hub: it is on its way, and the recipient's answer comes, through
+// the hub, to the serving node, which records it.
+var ErrAwaitingAnswer = errors.New("left at the hub; the serving node records the partner's answer when it comes")
+
+// HubRelay sends the consent workflow's messages (Workflow.Relay) to the
+// partners a node reaches through a hub, as hub messages; the serving
+// node takes the answers from the hub and records each against its
+// request (the request's delivery).
+type HubRelay struct {
+	Signer   envelope.Signer
+	Partners Partners
+	// Hubs and Via are the node's, as in Config.
+	Hubs []string
+	Via  map[string]string
+	// Dial reaches the hub.
+	Dial Dialer
+	Now  func() time.Time
+}
+
+// Post leaves body, for path on partner code, at the hub code is reached
+// through, and returns true with an error wrapping ErrAwaitingAnswer; or
+// false, doing nothing, when code is not reached through a hub.
+func (r *HubRelay) Post(ctx context.Context, code, path string, body []byte) (bool, error) {
+	pinned, err := r.Partners.List()
+	if err != nil {
+		return false, err
+	}
+	routes, _ := HubRoutes(pinned, r.Signer.Code, r.Hubs, r.Via)
+	hub := routes[code]
+	if hub == "" {
+		return false, nil
+	}
+	kind := ""
+	for k, p := range relayedPaths {
+		if p == path {
+			kind = k
+		}
+	}
+	if kind == "" {
+		return true, fmt.Errorf("%s cannot go through hub %s", path, hub)
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	m, err := sealMessage(r.Signer, r.Partners, code, kind, messageID(kind, body), body, now().UTC())
+	if err != nil {
+		return true, err
+	}
+	client, endpoint, err := r.Dial(hub)
+	if err != nil {
+		return true, fmt.Errorf("hub %s: %w", hub, err)
+	}
+	if err := postMessage(ctx, client, strings.TrimRight(endpoint, "/"), hub, m); err != nil {
+		return true, err
+	}
+	return true, fmt.Errorf("%s through hub %s: %w", code, hub, ErrAwaitingAnswer)
+}
+
+// consentAnswered records an answer from partner from to one of the
+// consent workflow's messages left at a hub: the delivery of the request
+// (outbox) or of the decision (inbox) it was for. It reports whether it
+// was one.
+func (n *Node) consentAnswered(ctx context.Context, from, id string, a relayAnswer) (bool, error) {
+	w := n.workflow()
+	if w == nil {
+		return false, nil
+	}
+	for _, box := range []mailbox.RequestBox{mailbox.RequestOutbox, mailbox.RequestInbox} {
+		rs, err := w.Store.Requests(ctx, box)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range rs {
+			kind, body := "", []byte(nil)
+			switch {
+			case box == mailbox.RequestOutbox && r.Originator == from:
+				kind = kindConsentRequest
+				body, err = ConsentRequest{ID: r.ID, Requester: r.Requester, Originator: r.Originator, Recipient: r.Recipient,
+					Object: r.Object, Version: r.Version, Note: r.Note}.Marshal()
+				if err != nil {
+					continue
+				}
+			case box == mailbox.RequestInbox && r.Requester == from && r.State == mailbox.RequestApproved:
+				kind, body = kindConsentApproval, r.Record
+			case box == mailbox.RequestInbox && r.Requester == from && r.State == mailbox.RequestDenied:
+				kind, body = kindConsentDenial, r.Record
+			default:
+				continue
+			}
+			if messageID(kind, body) != id {
+				continue
+			}
+			at, msg := n.now(), ""
+			if a.Status/100 != 2 {
+				at, msg = time.Time{}, fmt.Sprintf("%s answered through its hub %d %s: %s", from, a.Status, http.StatusText(a.Status), a.Text)
+			}
+			return true, w.Store.SetDelivered(ctx, box, r.ID, at, msg)
+		}
+	}
+	return false, nil
 }

@@ -163,6 +163,7 @@ func New(cfg Config) (*Node, error) {
 		answers: map[answerKey]relayAnswer{}, answered: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1),
 		relayMux: http.NewServeMux()}
 	n.mountRecall(n.relayMux)
+	n.mountConsent(n.relayMux)
 	return n, nil
 }
 

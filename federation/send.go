@@ -289,7 +289,13 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 
 // sealingKey returns the partner's HPKE key from its pinned card.
 func (n *Node) sealingKey(code string, now time.Time) (hpke.PublicKey, string, error) {
-	p, err := n.cfg.Partners.Get(code)
+	return sealingKey(n.cfg.Partners, code, now)
+}
+
+// sealingKey returns code's sealing key from its pinned card, if valid at
+// now.
+func sealingKey(cards Cards, code string, now time.Time) (hpke.PublicKey, string, error) {
+	p, err := cards.Get(code)
 	if err != nil {
 		return nil, "", err
 	}

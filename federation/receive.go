@@ -293,7 +293,7 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 			refused = append(refused, Refusal{ID: objectID(vd, i), Reason: vd.Refused, Text: clip(vd.Text)})
 			continue
 		}
-		if vd.Consent != nil {
+		if vd.Consent != nil || vd.Hop != nil {
 			carried++ // counted for the objects it covers; not stored
 			continue
 		}

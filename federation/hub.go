@@ -41,7 +41,11 @@ import (
 // verify with the key on the sender's pinned card, and so a hub that
 // drops, reorders, forges or alters batches is caught: it can delay the
 // exchange, never change it. Receipts are not relayed (they name
-// objects); the recipient's audit log keeps its refusals.
+// objects); the recipient's audit log keeps its refusals. Recall notices,
+// acknowledgements and consent messages go through the hub too, sealed
+// (hubmsg.go). The hub notifies a member whose card, as the hub pins it,
+// names an endpoint when a batch or a message arrives for it; members
+// also poll the hub every PollInterval.
 //
 //	GET  /federation/v1/hub/position?to=R   a member asks how far the hub
 //	                                        holds its stream to R

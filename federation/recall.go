@@ -28,10 +28,12 @@ import (
 // Each holder verifies the notice against the originator's pinned key and
 // that the originator is the version's originator as it recorded it,
 // purges the version (keeping a tombstone), passes the notice on to the
-// partners it sent the version to, and sends the originator, directly, an
+// partners it sent the version to, and sends the originator an
 // acknowledgement signed by its own node key. Notices and
 // acknowledgements are queued in the store and delivered with retries, so
-// that a node that is down or cut off gets them when it is back.
+// that a node that is down or cut off gets them when it is back; to a
+// partner reached through a hub they go through the hub, sealed, and are
+// delivered once the partner's answer comes back (hubmsg.go).
 //
 //	POST /federation/v1/recall       a signed notice
 //	POST /federation/v1/recall-ack   a signed acknowledgement, to the

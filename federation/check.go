@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,10 @@ const (
 	// RefusedConsent: a consent record in the batch is malformed, forged,
 	// expired, or not given for what the sender sent with it.
 	RefusedConsent = "consent-invalid"
+	// RefusedProvenance: a provenance in the batch is malformed, does not
+	// verify, or is for no object of the batch that it could attribute;
+	// the objects are received all the same, as the sender's.
+	RefusedProvenance = "provenance-invalid"
 )
 
 // Verdict is what the receiving checks concluded about one object of an
@@ -93,6 +98,9 @@ type Verdict struct {
 	// Consent is set for a consent record (an object of ConsentType) that
 	// verified: it counts for the objects it covers and is not stored.
 	Consent *ParsedConsent
+	// Hop is set for a provenance (an object of ProvenanceType) that
+	// verified; it is not stored.
+	Hop *Hop
 	// Consents are the verified consents that counted for this object.
 	Consents []*ParsedConsent
 }
@@ -134,6 +142,12 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at ti
 	out := make([]Verdict, len(opened.Objects))
 	defs := label.Definitions{}
 	consents := map[string][]*ParsedConsent{}
+	type carried struct {
+		i    int
+		w    *provenanceWire
+		hash [32]byte
+	}
+	var provs []carried
 	for i, rec := range opened.Objects {
 		obj, v, err := parseReceived(rec)
 		if err != nil {
@@ -146,6 +160,13 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at ti
 			if err := defs.Add(obj.JSON); err != nil {
 				out[i].Refused, out[i].Text = RefusedLabel, fmt.Sprintf("marking definition: %v", err)
 			}
+		case ProvenanceType:
+			w, hash, err := ParseProvenance(obj.JSON)
+			if err != nil {
+				out[i].Refused, out[i].Text = RefusedProvenance, err.Error()
+				continue
+			}
+			provs = append(provs, carried{i, w, hash})
 		case ConsentType:
 			c, err := carriedConsent(obj, cards, sender, r.Holder, at)
 			if err != nil {
@@ -160,7 +181,7 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at ti
 	entitled := entitlements{r: r, sender: sender, at: at, m: map[string]tearline.Decision{}}
 	for i, rec := range opened.Objects {
 		vd := &out[i]
-		if vd.Object == nil || vd.Object.Type == "marking-definition" || vd.Object.Type == ConsentType {
+		if vd.Object == nil || vd.Object.Type == "marking-definition" || vd.Object.Type == ConsentType || vd.Object.Type == ProvenanceType {
 			continue
 		}
 		for _, c := range consents[vd.Object.ID] {
@@ -191,6 +212,29 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at ti
 		vd.Originators = l.Originators
 		if len(vd.Originators) == 0 {
 			vd.Originators = []string{sender}
+		}
+	}
+	// A verified provenance attributes a version whose label names no
+	// originator to the partner the sender had it from.
+	for _, p := range provs {
+		vd := &out[p.i]
+		t := slices.IndexFunc(out, func(o Verdict) bool {
+			return o.Refused == "" && o.Object != nil && o.Object.ID == p.w.Object && o.Object.Hash == p.hash && len(o.Label.Originators) == 0 &&
+				o.Object.Type != ProvenanceType && o.Object.Type != ConsentType && o.Object.Type != "marking-definition"
+		})
+		if t < 0 {
+			vd.Refused, vd.Text = RefusedProvenance, fmt.Sprintf("%v: for %s, which the batch does not carry without an originator", ErrProvenance, p.w.Object)
+			continue
+		}
+		target := &out[t]
+		hop, err := verifyProvenance(p.w, p.hash, opened.Objects[t].LabelHash, cards, sender)
+		if err != nil {
+			vd.Refused, vd.Text = RefusedProvenance, err.Error()
+			continue
+		}
+		vd.Hop = hop
+		if hop.Verified {
+			target.Originators = []string{hop.From}
 		}
 	}
 	return out

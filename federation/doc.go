@@ -11,7 +11,9 @@
 //     pinned card, checks each object's label against the label bound to
 //     it and that the sender was entitled to send it (originator,
 //     pre-authorised by the label, or consent), and stores what passes
-//     through package ingest, with its provenance;
+//     through package ingest, with its provenance: a version passed on by
+//     a holder comes with the signed proof of whom the holder had it from
+//     (provenance.go);
 //   - the receiver's cursor for the sender advances in the transaction that
 //     stores the batch, so a batch is applied exactly once, in order, across
 //     crashes and retries; refusals are recorded in both nodes' audit logs;

@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/tearline/tearline/envelope"
@@ -38,7 +41,11 @@ import (
 // verify with the key on the sender's pinned card, and so a hub that
 // drops, reorders, forges or alters batches is caught: it can delay the
 // exchange, never change it. Receipts are not relayed (they name
-// objects); the recipient's audit log keeps its refusals.
+// objects); the recipient's audit log keeps its refusals. Recall notices,
+// acknowledgements and consent messages go through the hub too, sealed
+// (hubmsg.go). The hub notifies a member whose card, as the hub pins it,
+// names an endpoint when a batch or a message arrives for it; members
+// also poll the hub every PollInterval.
 //
 //	GET  /federation/v1/hub/position?to=R   a member asks how far the hub
 //	                                        holds its stream to R
@@ -145,11 +152,18 @@ func (n *Node) checkRelayed(sender string, hd http.Header, h BatchHeader, body [
 // hubRoutes returns, for the pinned partners reached through a hub, the
 // hub's code, and the set of hubs (which get no link of their own).
 func (n *Node) hubRoutes(pinned []*partner.Pinned) (map[string]string, map[string]bool) {
+	return HubRoutes(pinned, n.self, n.cfg.Hubs, n.cfg.Via)
+}
+
+// HubRoutes returns, for the partners pinned by node self that it reaches
+// through a hub, the hub's code (see Config.Hubs and Config.Via), and the
+// set of hubs.
+func HubRoutes(pinned []*partner.Pinned, self string, hubList []string, via map[string]string) (map[string]string, map[string]bool) {
 	hubs := map[string]bool{}
-	for _, h := range n.cfg.Hubs {
+	for _, h := range hubList {
 		hubs[h] = true
 	}
-	for _, h := range n.cfg.Via {
+	for _, h := range via {
 		hubs[h] = true
 	}
 	hubEndpoint := map[string]string{}
@@ -161,23 +175,17 @@ func (n *Node) hubRoutes(pinned []*partner.Pinned) (map[string]string, map[strin
 	routes := map[string]string{}
 	for _, p := range pinned {
 		code := p.Card.Partner
-		if hubs[code] || code == n.self {
+		if hubs[code] || code == self {
 			continue
 		}
-		if h, ok := n.cfg.Via[code]; ok {
+		if h, ok := via[code]; ok {
 			routes[code] = h
 			continue
 		}
 		if len(p.Card.Endpoints) == 0 {
 			continue
 		}
-		for _, h := range slices.Sorted(func(yield func(string) bool) {
-			for h := range hubEndpoint {
-				if !yield(h) {
-					return
-				}
-			}
-		}) {
+		for _, h := range slices.Sorted(maps.Keys(hubEndpoint)) {
 			if hubEndpoint[h] == p.Card.Endpoints[0] {
 				routes[code] = h
 				break
@@ -289,9 +297,24 @@ type HubConfig struct {
 type Hub struct {
 	cfg HubConfig
 	log *slog.Logger
-	// tamper, if set, changes each batch before it is served: a test hook
-	// playing a dishonest hub.
-	tamper func(*mailbox.HubBatch)
+	// tamper and tamperMessage, if set, change each batch or message
+	// before it is served: test hooks playing a dishonest hub.
+	tamper        func(*mailbox.HubBatch)
+	tamperMessage func(*mailbox.HubMessage)
+
+	// Notifications to members that something arrived for them.
+	ctx       context.Context
+	stop      context.CancelFunc
+	notifyMu  sync.Mutex
+	notifying map[string]*hubNotify
+	wg        sync.WaitGroup
+}
+
+// hubNotify is the state of the notifications to one member: one at a
+// time, and one more if something arrived meanwhile.
+type hubNotify struct {
+	running, again bool
+	client         *http.Client
 }
 
 // NewHub checks the config and returns the hub.
@@ -308,7 +331,96 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{cfg: cfg, log: cfg.Logger.With("component", "hub")}, nil
+	ctx, stop := context.WithCancel(context.Background())
+	return &Hub{cfg: cfg, log: cfg.Logger.With("component", "hub"), ctx: ctx, stop: stop,
+		notifying: map[string]*hubNotify{}}, nil
+}
+
+// Close stops the notifications under way and waits for them.
+func (h *Hub) Close() {
+	h.stop()
+	h.wg.Wait()
+	h.notifyMu.Lock()
+	defer h.notifyMu.Unlock()
+	for _, st := range h.notifying {
+		if st.client != nil {
+			st.client.CloseIdleConnections()
+		}
+	}
+}
+
+// notify tells member to that the hub holds something new for it (a batch
+// or a message), so that it takes it at once rather than at its next
+// poll. A member whose card at the hub names no endpoint, or that cannot
+// be reached, finds it when it polls.
+func (h *Hub) notify(to string) {
+	h.notifyMu.Lock()
+	st := h.notifying[to]
+	if st == nil {
+		st = &hubNotify{}
+		h.notifying[to] = st
+	}
+	if st.running {
+		st.again = true
+		h.notifyMu.Unlock()
+		return
+	}
+	if h.ctx.Err() != nil {
+		h.notifyMu.Unlock()
+		return
+	}
+	st.running = true
+	h.wg.Add(1)
+	h.notifyMu.Unlock()
+	go func() {
+		defer h.wg.Done()
+		for {
+			if err := h.sendNotify(st, to); err != nil && h.ctx.Err() == nil {
+				h.log.Debug("notify", "member", to, "err", err)
+			}
+			h.notifyMu.Lock()
+			if !st.again || h.ctx.Err() != nil {
+				st.running = false
+				h.notifyMu.Unlock()
+				return
+			}
+			st.again = false
+			h.notifyMu.Unlock()
+		}
+	}()
+}
+
+func (h *Hub) sendNotify(st *hubNotify, to string) error {
+	p, err := h.cfg.Members.Get(to)
+	if err != nil {
+		return err
+	}
+	if len(p.Card.Endpoints) == 0 {
+		return nil
+	}
+	if st.client == nil {
+		cfg, err := partner.ClientConfig(h.cfg.TLS, to)
+		if err != nil {
+			return err
+		}
+		st.client = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second}}
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.Card.Endpoints[0], "/")+PathNotify, strings.NewReader(`{"head":0}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := st.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("%s: %s", resp.Status, answerText(resp.Body))
+	}
+	return nil
 }
 
 // Mount registers the hub's handlers on mux.
@@ -316,6 +428,15 @@ func (h *Hub) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathHubPosition, h.servePosition)
 	mux.HandleFunc("POST "+PathHubDeposit, h.serveDeposit)
 	mux.HandleFunc("GET "+PathHubBatch, h.serveBatch)
+	mux.HandleFunc("POST "+PathHubMessage, h.servePostMessage)
+	mux.HandleFunc("GET "+PathHubMessages, h.serveMessages)
+	mux.HandleFunc("POST "+PathHubTaken, h.serveTaken)
+}
+
+// peerMember returns the pinned member that made a request over mutual
+// TLS.
+func peerMember(r *http.Request, h *Hub) (string, error) {
+	return partner.PeerPartner(*r.TLS, h.cfg.TLS.Pins)
 }
 
 // member authenticates the caller and reads the other member a request
@@ -325,7 +446,7 @@ func (h *Hub) member(w http.ResponseWriter, r *http.Request, param string) (call
 		http.Error(w, "the hub is served over mutual TLS only", http.StatusUnauthorized)
 		return "", "", false
 	}
-	caller, err := partner.PeerPartner(*r.TLS, h.cfg.TLS.Pins)
+	caller, err := peerMember(r, h)
 	if err != nil {
 		http.Error(w, "not a pinned member", http.StatusUnauthorized)
 		return "", "", false
@@ -435,6 +556,7 @@ func (h *Hub) serveDeposit(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	h.notify(to)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -3,10 +3,12 @@ package federation
 import (
 	"bytes"
 	"crypto/ed25519"
+	"fmt"
 	"testing"
 
 	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/fuzzseed"
+	"github.com/tearline/tearline/partner"
 )
 
 // FuzzParseRangeSeal: a seal read from a hub's answer never panics the
@@ -39,4 +41,51 @@ func FuzzParseRangeSeal(f *testing.F) {
 			t.Fatalf("ParseRangeSeal(sealRange) = %q, %v", id, err)
 		}
 	})
+}
+
+// FuzzParseHubMessages: a hub's list of messages never panics the parser,
+// and what it accepts has known kinds, well-formed ids, named senders and
+// bodies within the limit.
+func FuzzParseHubMessages(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ms, err := ParseHubMessages(data)
+		if err != nil {
+			return
+		}
+		if len(ms) > hubInboxPage {
+			t.Fatalf("%d messages accepted", len(ms))
+		}
+		for _, m := range ms {
+			if checkMessageHead(m.Kind, m.ID) != nil || m.From == "" || len(m.Body) > maxHubMessage {
+				t.Fatalf("accepted %+v", m)
+			}
+		}
+	})
+}
+
+// FuzzParseProvenance: a provenance object read from a batch never panics
+// the parser, and what it accepts names an object, a sender and a header,
+// and never verifies against a batch its key did not sign.
+func FuzzParseProvenance(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, _, err := ParseProvenance(data)
+		if err != nil {
+			return
+		}
+		if w.Type != ProvenanceType || w.Object == "" || w.From == "" || len(w.Header) == 0 {
+			t.Fatalf("accepted %+v", w)
+		}
+		if hop, err := verifyProvenance(w, [32]byte{}, [32]byte{}, noCards{}, "CAN"); err == nil && hop.Verified {
+			t.Fatalf("a fuzzed provenance verified: %+v", hop)
+		}
+	})
+}
+
+// noCards pins nobody.
+type noCards struct{}
+
+func (noCards) Get(code string) (*partner.Pinned, error) {
+	return nil, fmt.Errorf("%s is not pinned", code)
 }

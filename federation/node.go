@@ -97,6 +97,15 @@ type Node struct {
 
 	mu    sync.Mutex
 	links map[string]*link
+	// Messages through hubs (hubmsg.go): the recipients' answers not yet
+	// read by the delivery loop, which answered wakes; inboxWake wakes the
+	// loop that takes messages from the hubs; relayMux holds the handlers
+	// messages taken from a hub go to.
+	relayMu   sync.Mutex
+	answers   map[answerKey]relayAnswer
+	answered  chan struct{}
+	inboxWake chan struct{}
+	relayMux  *http.ServeMux
 	// refusedLogged remembers the envelope refusals already in the audit
 	// log, so that a batch retried after every backoff is logged once.
 	refusedLogged map[string]bool
@@ -152,9 +161,14 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Node{cfg: cfg, self: cfg.Signer.Code, log: cfg.Logger.With("component", "federation"),
+	n := &Node{cfg: cfg, self: cfg.Signer.Code, log: cfg.Logger.With("component", "federation"),
 		inflight: make(chan struct{}, cfg.MaxInFlight), busy: map[string]chan struct{}{},
-		links: map[string]*link{}, refusedLogged: map[string]bool{}}, nil
+		links: map[string]*link{}, refusedLogged: map[string]bool{},
+		answers: map[answerKey]relayAnswer{}, answered: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1),
+		relayMux: http.NewServeMux()}
+	n.mountRecall(n.relayMux)
+	n.mountConsent(n.relayMux)
+	return n, nil
 }
 
 func (n *Node) now() time.Time { return n.cfg.Now().UTC() }
@@ -169,8 +183,13 @@ func (n *Node) Mount(mux *http.ServeMux) {
 	n.mountConsent(mux)
 }
 
-// authenticate returns the pinned partner that made a request.
+// authenticate returns the pinned partner that made a request: the TLS
+// peer, or for a message taken from a hub, its sender, whose seal the
+// node verified (see hubmsg.go).
 func (n *Node) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if from, ok := r.Context().Value(relayedFrom{}).(string); ok && r.TLS == nil {
+		return from, true
+	}
 	if r.TLS == nil {
 		http.Error(w, "the federation API is served over mutual TLS only", http.StatusUnauthorized)
 		return "", false
@@ -222,6 +241,7 @@ func (l *link) poke(ch chan struct{}) {
 func (n *Node) Run(ctx context.Context) error {
 	defer n.stopLinks()
 	defer n.runRecalls(ctx)()
+	defer n.runHubInbox(ctx)()
 	if err := n.refreshLinks(ctx); err != nil {
 		return err
 	}

@@ -28,10 +28,12 @@ import (
 // Each holder verifies the notice against the originator's pinned key and
 // that the originator is the version's originator as it recorded it,
 // purges the version (keeping a tombstone), passes the notice on to the
-// partners it sent the version to, and sends the originator, directly, an
+// partners it sent the version to, and sends the originator an
 // acknowledgement signed by its own node key. Notices and
 // acknowledgements are queued in the store and delivered with retries, so
-// that a node that is down or cut off gets them when it is back.
+// that a node that is down or cut off gets them when it is back; to a
+// partner reached through a hub they go through the hub, sealed, and are
+// delivered once the partner's answer comes back (hubmsg.go).
 //
 //	POST /federation/v1/recall       a signed notice
 //	POST /federation/v1/recall-ack   a signed acknowledgement, to the
@@ -634,6 +636,10 @@ func (n *Node) recallLoop(ctx context.Context, rs mailbox.RecallStore) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-n.answered:
+			// A partner reached through a hub answered: deliver again
+			// at once what waits for an answer.
+			clear(waits)
 		}
 		msgs, err := rs.RecallMessages(ctx, 100)
 		if err != nil {
@@ -681,6 +687,13 @@ func (n *Node) deliverRecall(ctx context.Context, m mailbox.RecallMessage) (stri
 	l := n.link(m.Partner)
 	if l == nil {
 		return fmt.Sprintf("no link with %s: pin its card with an endpoint", m.Partner), false
+	}
+	if l.hub != "" {
+		kind := kindRecall
+		if m.Kind == mailbox.RecallAck {
+			kind = kindRecallAck
+		}
+		return n.relaySend(ctx, l, kind, m.Body)
 	}
 	ctx, cancel := context.WithTimeout(ctx, min(n.cfg.RequestTimeout, 30*time.Second))
 	defer cancel()

@@ -41,6 +41,10 @@ func (n *Node) serveNotify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := n.link(code)
+	if l == nil && n.wakeHub(code) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if l == nil {
 		http.Error(w, fmt.Sprintf("%s does not pull from %s: its pinned card of %s names no endpoint", n.self, code, code), http.StatusNotFound)
 		return
@@ -289,7 +293,7 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 			refused = append(refused, Refusal{ID: objectID(vd, i), Reason: vd.Refused, Text: clip(vd.Text)})
 			continue
 		}
-		if vd.Consent != nil {
+		if vd.Consent != nil || vd.Hop != nil {
 			carried++ // counted for the objects it covers; not stored
 			continue
 		}

@@ -340,6 +340,9 @@ type Workflow struct {
 	Collection string
 	// Dial reaches partners; needed to send requests and answers.
 	Dial Dialer
+	// Relay, if set, sends to the partners reached through a hub (see
+	// HubRelay.Post); it returns false for the others.
+	Relay func(ctx context.Context, code, path string, body []byte) (bool, error)
 	// Now and Rand, if set, replace the clock and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -646,6 +649,11 @@ func (w *Workflow) deliver(ctx context.Context, r *mailbox.Request, path string)
 
 // post sends body to a partner's consent API and reads the answer.
 func (w *Workflow) post(ctx context.Context, code, path string, body []byte) error {
+	if w.Relay != nil {
+		if relayed, err := w.Relay(ctx, code, path, body); relayed {
+			return err
+		}
+	}
 	if w.Dial == nil {
 		return errors.New("no way to reach partners")
 	}

@@ -215,8 +215,9 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 	var items []envelope.Item
 	needed := map[string]bool{}
 	labels := newLabelCache(defs)
+	var passedOn []*tearline.StoredObject // versions whose label names no originator
 	for _, a := range objs {
-		_, hash, err := labels.read(a.v)
+		l, hash, err := labels.read(a.v)
 		if err != nil {
 			// The release set allowed it, so this cannot be: fail closed.
 			n.log.Error("label of a releasable object cannot be read; withheld", "partner", code, "id", a.entry.Object.ID, "err", err)
@@ -225,6 +226,9 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 		}
 		items = append(items, envelope.Item{Object: &a.entry.Object.Object, LabelHash: hash})
 		b.sent = append(b.sent, a.entry.Object.ID)
+		if len(l.Originators) == 0 {
+			passedOn = append(passedOn, a.entry.Object)
+		}
 		for _, r := range a.refs {
 			needed[r] = true
 		}
@@ -256,6 +260,16 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 				Object: c.Object, Version: c.Version, Expires: c.Expires}
 			consentEvents = append(consentEvents, ConsentEvent(n.self+" node", "passed-on", &cc, now))
 		}
+	}
+	// Where the versions this node received came from travels with them
+	// (provenance.go), so that the partner attributes them to their
+	// source.
+	provs, err := n.provenanceItems(ctx, code, passedOn)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range provs {
+		items = append(items, envelope.Item{Object: o, LabelHash: unlabelled})
 	}
 	var head []envelope.Item
 	for _, id := range slices.Sorted(maps.Keys(needed)) {
@@ -293,7 +307,13 @@ func (n *Node) buildBatch(ctx context.Context, code string, q BatchQuery) (*batc
 
 // sealingKey returns the partner's HPKE key from its pinned card.
 func (n *Node) sealingKey(code string, now time.Time) (hpke.PublicKey, string, error) {
-	p, err := n.cfg.Partners.Get(code)
+	return sealingKey(n.cfg.Partners, code, now)
+}
+
+// sealingKey returns code's sealing key from its pinned card, if valid at
+// now.
+func sealingKey(cards Cards, code string, now time.Time) (hpke.PublicKey, string, error) {
+	p, err := cards.Get(code)
 	if err != nil {
 		return nil, "", err
 	}

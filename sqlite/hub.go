@@ -123,3 +123,70 @@ func (s *Store) HubNext(ctx context.Context, sender, recipient string, after, ac
 	b.Through, b.Head, b.Stored = uint64(through), uint64(head), fromNanos(stored)
 	return b, p, nil
 }
+
+// HubPost keeps a message for its recipient, once.
+func (s *Store) HubPost(ctx context.Context, m mailbox.HubMessage, limit int) (bool, error) {
+	if s.readOnly {
+		return false, errors.New("hub post: the store is open read-only")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("hub post: %w", err)
+	}
+	defer tx.Rollback()
+	var held int
+	var dup bool
+	if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(id = ?), 0) FROM hub_messages WHERE recipient = ? AND sender = ?`,
+		m.ID, m.Recipient, m.Sender).Scan(&held, &dup); err != nil {
+		return false, fmt.Errorf("hub post: %w", err)
+	}
+	if dup {
+		return false, nil
+	}
+	if held >= limit {
+		return false, fmt.Errorf("hub post: %d messages from %s to %s held: %w", held, m.Sender, m.Recipient, mailbox.ErrHubFull)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO hub_messages (sender, recipient, id, kind, body, seal, stored) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		m.Sender, m.Recipient, m.ID, m.Kind, nonNilBytes(m.Body), nonNilBytes(m.Seal), nanos(m.Stored)); err != nil {
+		return false, fmt.Errorf("hub post: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("hub post: %w", err)
+	}
+	return true, nil
+}
+
+// HubInbox returns the oldest messages held for recipient.
+func (s *Store) HubInbox(ctx context.Context, recipient string, limit int) ([]mailbox.HubMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT sender, id, kind, body, seal, stored FROM hub_messages WHERE recipient = ? ORDER BY seq LIMIT ?`,
+		recipient, limit)
+	if err != nil {
+		return nil, fmt.Errorf("hub inbox: %w", err)
+	}
+	defer rows.Close()
+	var out []mailbox.HubMessage
+	for rows.Next() {
+		m := mailbox.HubMessage{Recipient: recipient}
+		var stored int64
+		if err := rows.Scan(&m.Sender, &m.ID, &m.Kind, &m.Body, &m.Seal, &stored); err != nil {
+			return nil, fmt.Errorf("hub inbox: %w", err)
+		}
+		m.Stored = fromNanos(stored)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hub inbox: %w", err)
+	}
+	return out, nil
+}
+
+// HubTake removes a message its recipient took.
+func (s *Store) HubTake(ctx context.Context, recipient, sender, id string) error {
+	if s.readOnly {
+		return errors.New("hub take: the store is open read-only")
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM hub_messages WHERE recipient = ? AND sender = ? AND id = ?`, recipient, sender, id); err != nil {
+		return fmt.Errorf("hub take: %w", err)
+	}
+	return nil
+}

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,14 +13,60 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/postgres"
 	"github.com/tearline/tearline/sqlite"
 )
 
 // TestServeThroughHub: GBR and USA know each other's keys but have no
 // address for each other; both reach each other through CTHUB, a node
-// configured as a community hub. What GBR releases to USA arrives through
-// the hub, and the hub's database holds none of it in the clear.
+// configured as a community hub, whose card names its address (and the
+// members' cards, at the hub, none: members poll the hub). What GBR
+// releases to USA arrives through the hub, and the hub's database holds
+// none of it in the clear.
 func TestServeThroughHub(t *testing.T) {
+	serveThroughHub(t, nil, "")
+}
+
+// TestServeThroughPostgresHub: the same with the hub's store in
+// PostgreSQL, and the members' cards at the hub naming their addresses, so
+// that the hub notifies them; GBR then recalls the object, the notice
+// reaches USA through the hub, USA purges it and its acknowledgement comes
+// back through the hub; and the hub's database files, read once the
+// server is stopped, hold none of it in the clear. Without PostgreSQL
+// binaries it skips, unless TEARLINE_REQUIRE_POSTGRES=1.
+func TestServeThroughPostgresHub(t *testing.T) {
+	dir, err := os.MkdirTemp("", "tearline-hub-postgres-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cluster, err := postgres.StartCluster(ctx, dir)
+	if errors.Is(err, postgres.ErrNoBinaries) && os.Getenv("TEARLINE_REQUIRE_POSTGRES") != "1" {
+		t.Skipf("no PostgreSQL: %v (TEARLINE_REQUIRE_POSTGRES=1 fails instead)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Runs once the nodes have stopped (cleanups run last registered
+	// first): the server stops, and its files are read.
+	t.Cleanup(func() {
+		if err := cluster.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	serveThroughHub(t, cluster, dir)
+}
+
+// serveThroughHub plays TestServeThroughHub, with the hub's store in
+// cluster's database, whose files are under clusterDir, when cluster is not
+// nil.
+func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string) {
 	nodes := map[string]*fedNode{}
 	for _, code := range []string{"GBR", "USA", "CTHUB"} {
 		dir := filepath.Join(t.TempDir(), strings.ToLower(code))
@@ -54,8 +103,8 @@ func TestServeThroughHub(t *testing.T) {
 	pin("CTHUB", "USA", true)
 	pin("GBR", "USA", false)
 	pin("USA", "GBR", false)
-	pin("GBR", "CTHUB", false)
-	pin("USA", "CTHUB", false)
+	pin("GBR", "CTHUB", cluster != nil)
+	pin("USA", "CTHUB", cluster != nil)
 	appendConfig := func(code, text string) {
 		t.Helper()
 		f, err := os.OpenFile(filepath.Join(nodes[code].dir, "tearline.yaml"), os.O_APPEND|os.O_WRONLY, 0)
@@ -66,6 +115,23 @@ func TestServeThroughHub(t *testing.T) {
 		f.Close()
 	}
 	appendConfig("CTHUB", "federation:\n  hub: true\n")
+	if cluster != nil {
+		file := filepath.Join(nodes["CTHUB"].dir, "tearline.yaml")
+		cfg, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := string(cfg)
+		after := strings.Replace(strings.Replace(before, `driver: "sqlite"`, `driver: "postgres"`, 1),
+			`path: "tearline.db"`, fmt.Sprintf("url: %q", cluster.URL()), 1)
+		if strings.Count(after, "postgres\"") == 0 || strings.Contains(after, `path: "tearline.db"`) {
+			t.Fatalf("CTHUB's config has no database section to change:\n%s", before)
+		}
+		writeFile(t, file, after)
+		// Inspected once the hub's server has stopped: no file of the
+		// hub's database holds the object in the clear.
+		t.Cleanup(func() { noPlaintext(t, clusterDir, secrets) })
+	}
 	appendConfig("GBR", "federation:\n  hubs: [CTHUB]\n  via: {USA: CTHUB}\n")
 	appendConfig("USA", "federation:\n  hubs: [CTHUB]\n  via: {GBR: CTHUB}\n")
 	for _, code := range []string{"GBR", "USA"} {
@@ -78,7 +144,7 @@ func TestServeThroughHub(t *testing.T) {
 		t.Fatal(errs)
 	}
 	serveFed(t, nodes["CTHUB"])
-	serveFed(t, nodes["GBR"])
+	gbr := serveFed(t, nodes["GBR"])
 	usa := serveFed(t, nodes["USA"])
 	for deadline := time.Now().Add(100 * time.Second); heldIDs(t, usa)[id] == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -88,7 +154,16 @@ func TestServeThroughHub(t *testing.T) {
 	// The hub relayed it: GBR's stream to USA is acknowledged there. The
 	// hub records the acknowledgement once USA has answered, a moment
 	// after USA holds the object.
-	hub, err := sqlite.OpenReadOnly(context.Background(), filepath.Join(nodes["CTHUB"].dir, "tearline.db"))
+	var hub interface {
+		mailbox.HubStore
+		Close() error
+	}
+	var err error
+	if cluster != nil {
+		hub, err = postgres.Open(context.Background(), cluster.URL())
+	} else {
+		hub, err = sqlite.OpenReadOnly(context.Background(), filepath.Join(nodes["CTHUB"].dir, "tearline.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,21 +177,74 @@ func TestServeThroughHub(t *testing.T) {
 			break
 		}
 	}
-	hub.Close()
-	// Nothing of the object in the clear in the hub's files.
-	files, err := filepath.Glob(filepath.Join(nodes["CTHUB"].dir, "tearline.db*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("the hub's database files: %v, %v", files, err)
+	if cluster != nil {
+		recallThroughHub(t, nodes["GBR"], gbr, usa, id)
 	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	hub.Close()
+	if cluster == nil {
+		noPlaintext(t, nodes["CTHUB"].dir, secrets)
+	}
+}
+
+// recallThroughHub: GBR recalls id, which USA has through the hub; USA
+// purges it, and GBR's recall status shows USA's acknowledgement.
+func recallThroughHub(t *testing.T, gbrNode *fedNode, gbr, usa store, id string) {
+	t.Helper()
+	out, errs, c := run(t, "", "recall", id, "--reason", "source compromised", "--dir", gbrNode.dir)
+	if c != 0 || !strings.Contains(out, "queued for [USA]") {
+		t.Fatalf("recall: %s%s", out, errs)
+	}
+	rs, err := recallStoreOf(gbr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		recalls, err := rs.Recalls(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{strings.TrimPrefix(id, "indicator--"), "Courier network relay", "203.0.113.9"} {
-			if bytes.Contains(data, []byte(secret)) {
-				t.Errorf("the hub's file %s holds %q in the clear", filepath.Base(f), secret)
+		if len(recalls) == 1 && len(recalls[0].Targets) == 1 && recalls[0].Targets[0].Partner == "USA" && !recalls[0].Targets[0].Acknowledged.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GBR's recall of %s through the hub: %+v; want USA's acknowledgement", id, recalls)
+		}
+	}
+	if heldIDs(t, usa)[id] != 0 {
+		t.Error("USA acknowledged the recall but still holds the object")
+	}
+	out, errs, c = run(t, "", "recall", "status", id, "--dir", gbrNode.dir)
+	if c != 0 || !strings.Contains(out, "USA") {
+		t.Errorf("recall status: %s%s", out, errs)
+	}
+}
+
+// secrets are what the hub must not hold in the clear of the indicator
+// TestServeThroughHub sends.
+var secrets = []string{"6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b", "Courier network relay", "203.0.113.9", "source compromised"}
+
+// noPlaintext fails the test if a file under dir (a hub's database files)
+// holds one of secrets, or if there is no file to read.
+func noPlaintext(t *testing.T, dir string, secrets []string) {
+	t.Helper()
+	read := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		read++
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("the hub's file %s holds %q in the clear", path, s)
 			}
 		}
+		return nil
+	})
+	if err != nil || read == 0 {
+		t.Fatalf("the hub's files under %s: %d read, %v", dir, read, err)
 	}
 }

@@ -123,6 +123,8 @@ type nodeServer struct {
 	logger *slog.Logger
 	// federation keeps the links with partner nodes (serve_federation.go).
 	federation *federation.Node
+	// hub relays for the members of a community, when the node is one.
+	hub *federation.Hub
 }
 
 // checkpointInterval is how often the audit log is checkpointed while it
@@ -179,7 +181,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		mountLedger(mux, ledger.New(st), st, auth, logger)
 		mountCosignatures(mux, n, ledger.New(st), st, auth, logger)
 	}
-	fed, err := newFederation(mux, n, s, vis.rel, pins, logger)
+	fed, hub, err := newFederation(mux, n, s, vis.rel, pins, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +196,7 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	})
 	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n, audit: audit}
-	ns.federation = fed
+	ns.federation, ns.hub = fed, hub
 	if st, err := nodeLedger(s); err == nil {
 		log := ledger.New(st)
 		ns.record = func(ctx context.Context, ev ledger.Event) error {

@@ -22,20 +22,20 @@ import (
 // every pinned partner whose card names an endpoint.
 
 // newFederation makes the node's federation service and mounts its sync API
-// on mux. It returns nil, with no error, for a store that keeps no
-// federation state.
-func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pins partner.Pins, logger *slog.Logger) (*federation.Node, error) {
+// on mux, and the hub's when the node is a community hub. It returns nil,
+// with no error, for a store that keeps no federation state.
+func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pins partner.Pins, logger *slog.Logger) (*federation.Node, *federation.Hub, error) {
 	fs, ok := s.(federation.Store)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	st, err := nodeLedger(s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cert, err := n.TLSCertificate()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fed, err := federation.New(federation.Config{
 		Signer:     envelope.Signer{Code: n.Config.Node.Partner, KeyID: n.SigningKeyID, Key: n.SigningKey},
@@ -57,28 +57,33 @@ func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pi
 		PollInterval: n.Config.Federation.Poll(),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fed.Mount(mux)
-	if n.Config.Federation.Hub {
-		hs, ok := s.(mailbox.HubStore)
-		if !ok {
-			return nil, errors.New("federation.hub: this node's store cannot hold a hub's mailbox (use SQLite)")
-		}
-		hub, err := federation.NewHub(federation.HubConfig{Members: partner.NewStore(n.Dir, n.Config.Node.Partner),
-			TLS: partner.TLSOptions{Certificate: cert, Pins: pins}, Store: hs, Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		hub.Mount(mux)
+	if !n.Config.Federation.Hub {
+		return fed, nil, nil
 	}
-	return fed, nil
+	hs, ok := s.(mailbox.HubStore)
+	if !ok {
+		return nil, nil, errors.New("federation.hub: this node's store cannot hold a hub's mailbox (use SQLite or PostgreSQL)")
+	}
+	hub, err := federation.NewHub(federation.HubConfig{Members: partner.NewStore(n.Dir, n.Config.Node.Partner),
+		TLS: partner.TLSOptions{Certificate: cert, Pins: pins}, Store: hs, Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	hub.Mount(mux)
+	return fed, hub, nil
 }
 
 // runFederation keeps the node's links until ctx ends.
 func (ns *nodeServer) runFederation(ctx context.Context) {
 	if ns.federation == nil {
 		return
+	}
+	if ns.hub != nil {
+		// Run returns when ctx ends: the hub's notifications stop then.
+		defer ns.hub.Close()
 	}
 	if err := ns.federation.Run(ctx); err != nil {
 		ns.logger.Error("federation", "err", err)

@@ -55,4 +55,40 @@ type HubStore interface {
 	// when after is the stream's Through (nothing more), an error wrapping
 	// ErrHubRange when no batch starts there.
 	HubNext(ctx context.Context, sender, recipient string, after, acked uint64) (*HubBatch, HubPosition, error)
+	HubMessages
+}
+
+// HubMessage is one message a member leaves at a hub for another: a
+// recall notice, an acknowledgement, or a recipient's answer to one,
+// sealed to the recipient (Body is ciphertext) and signed by the sender
+// (Seal, over the parties, Kind, ID and Body). Opaque to the hub.
+type HubMessage struct {
+	Sender, Recipient string
+	// ID is the sender's name for the message, unique per recipient; a
+	// message posted again under its ID is kept once.
+	ID     string
+	Kind   string
+	Body   []byte
+	Seal   []byte
+	Stored time.Time
+}
+
+// ErrHubFull is returned by HubStore.HubPost when the hub already holds
+// as many messages from the sender to the recipient as it keeps.
+var ErrHubFull = errors.New("the hub holds as many messages for the recipient as it keeps")
+
+// HubMessages are the messages a hub holds for its members, each until its
+// recipient takes it.
+type HubMessages interface {
+	// HubPost keeps m unless the hub holds a message of the same sender,
+	// recipient and ID already (added is then false); it refuses, with an
+	// error wrapping ErrHubFull, a message that would make more than limit
+	// from the sender to the recipient.
+	HubPost(ctx context.Context, m HubMessage, limit int) (added bool, err error)
+	// HubInbox returns, oldest first, at most limit of the messages held
+	// for recipient.
+	HubInbox(ctx context.Context, recipient string, limit int) ([]HubMessage, error)
+	// HubTake removes the message; taking one the hub does not hold is not
+	// an error.
+	HubTake(ctx context.Context, recipient, sender, id string) error
 }

@@ -138,12 +138,19 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	slices.Sort(names)
+	prev := 0
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with its number", base)
 		}
+		// Two migrations under one number would leave the second
+		// unapplied: each is applied once per number.
+		if n <= prev {
+			return fmt.Errorf("migration %s: version %d is not above the previous one; give each migration a number of its own", base, n)
+		}
+		prev = n
 		if err := s.applyMigration(ctx, n, name); err != nil {
 			return fmt.Errorf("migration %s: %w", base, err)
 		}

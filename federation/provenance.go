@@ -179,14 +179,38 @@ func (n *Node) provenanceItems(ctx context.Context, to string, objs []*tearline.
 		}
 		received = func(o *tearline.StoredObject) bool { return o.Class == 0 || others[o.Class] }
 	}
+	var ids []string
+	for _, o := range objs {
+		if received(o) {
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// Stores that can look up many objects at once are asked once.
+	var all map[string][]mailbox.Origin
+	if bs, ok := st.(interface {
+		OriginsOf(ctx context.Context, ids []string) (map[string][]mailbox.Origin, error)
+	}); ok {
+		var err error
+		if all, err = bs.OriginsOf(ctx, ids); err != nil {
+			return nil, fmt.Errorf("provenance: %w", err)
+		}
+	}
 	var out []*tearline.Object
 	for _, o := range objs {
 		if !received(o) {
 			continue
 		}
-		origins, err := st.Origins(ctx, o.ID)
-		if err != nil {
-			return nil, fmt.Errorf("provenance of %s: %w", o.ID, err)
+		origins, ok := all[o.ID]
+		if all == nil {
+			var err error
+			if origins, err = st.Origins(ctx, o.ID); err != nil {
+				return nil, fmt.Errorf("provenance of %s: %w", o.ID, err)
+			}
+		} else if !ok {
+			continue
 		}
 		for i := range origins {
 			og := &origins[i]

@@ -420,29 +420,40 @@ func (s *Store) deliver(ctx context.Context, tx pgx.Tx, objs []*tearline.Object,
 // Origins returns the provenance of the received versions of an object,
 // by sender and batch.
 func (s *Store) Origins(ctx context.Context, objectID string) ([]mailbox.Origin, error) {
-	rows, err := s.pool.Query(ctx, `SELECT p.hash, p.sender, p.originators, p.through, p.proof, b.header, b.signature, b.received
-		FROM provenance p JOIN received_batches b ON b.sender = p.sender AND b.through = p.through
-		WHERE p.object_id = $1 ORDER BY p.sender, p.through`, objectID)
+	m, err := s.OriginsOf(ctx, []string{objectID})
 	if err != nil {
 		return nil, fmt.Errorf("provenance of %s: %w", objectID, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (mailbox.Origin, error) {
+	return m[objectID], nil
+}
+
+// OriginsOf returns Origins for each of ids that has any, in one query.
+func (s *Store) OriginsOf(ctx context.Context, ids []string) (map[string][]mailbox.Origin, error) {
+	out := map[string][]mailbox.Origin{}
+	rows, err := s.pool.Query(ctx, `SELECT p.object_id, p.hash, p.sender, p.originators, p.through, p.proof, b.header, b.signature, b.received
+		FROM provenance p JOIN received_batches b ON b.sender = p.sender AND b.through = p.through
+		WHERE p.object_id = ANY($1) ORDER BY p.object_id, p.sender, p.through`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
 		var o mailbox.Origin
+		var id, origs string
 		var hash []byte
-		var origs string
 		var through, received int64
-		if err := row.Scan(&hash, &o.Sender, &origs, &through, &o.Proof, &o.Header, &o.Signature, &received); err != nil {
-			return o, err
+		if err := row.Scan(&id, &hash, &o.Sender, &origs, &through, &o.Proof, &o.Header, &o.Signature, &received); err != nil {
+			return struct{}{}, err
 		}
 		if len(hash) != len(o.Hash) {
-			return o, fmt.Errorf("corrupt hash of %d bytes", len(hash))
+			return struct{}{}, fmt.Errorf("%s: corrupt hash of %d bytes", id, len(hash))
 		}
 		o.Hash = [32]byte(hash)
 		o.Originators, o.Through, o.Received = splitList(origs), uint64(through), microTime(received)
-		return o, nil
+		out[id] = append(out[id], o)
+		return struct{}{}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("provenance of %s: %w", objectID, err)
+		return nil, fmt.Errorf("provenance: %w", err)
 	}
 	return out, nil
 }

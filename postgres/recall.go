@@ -285,6 +285,14 @@ func (s *Store) RecordRecallAck(ctx context.Context, notice, holder string, purg
 	if err != nil {
 		return fmt.Errorf("recall acknowledgement: %w", err)
 	}
+	var again bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM recall_targets WHERE notice = $1 AND partner = $2 AND record = $3)`,
+		notice, holder, record).Scan(&again); err != nil {
+		return fmt.Errorf("recall acknowledgement: %w", err)
+	}
+	if again {
+		return nil // delivered twice: kept and logged the first time
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO recall_targets (notice, partner, acknowledged, purged, record) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (notice, partner) DO UPDATE SET acknowledged = excluded.acknowledged, purged = excluded.purged, record = excluded.record`,
 		notice, holder, at.UnixNano(), purged, record); err != nil {

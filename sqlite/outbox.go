@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -412,31 +413,49 @@ func nonNilBytes(b []byte) []byte {
 // Origins returns the provenance of the received versions of an object,
 // by sender and batch.
 func (s *Store) Origins(ctx context.Context, objectID string) ([]mailbox.Origin, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.hash, p.sender, p.originators, p.through, p.proof, b.header, b.signature, b.received
-		FROM provenance p JOIN received_batches b ON b.sender = p.sender AND b.through = p.through
-		WHERE p.object_id = ? ORDER BY p.sender, p.through`, objectID)
+	m, err := s.OriginsOf(ctx, []string{objectID})
 	if err != nil {
 		return nil, fmt.Errorf("provenance of %s: %w", objectID, err)
 	}
-	defer rows.Close()
-	var out []mailbox.Origin
-	for rows.Next() {
-		var o mailbox.Origin
-		var hash []byte
-		var origs string
-		var through, received int64
-		if err := rows.Scan(&hash, &o.Sender, &origs, &through, &o.Proof, &o.Header, &o.Signature, &received); err != nil {
-			return nil, fmt.Errorf("provenance of %s: %w", objectID, err)
+	return m[objectID], nil
+}
+
+// OriginsOf returns Origins for each of ids that has any, in one query
+// per 500 ids.
+func (s *Store) OriginsOf(ctx context.Context, ids []string) (map[string][]mailbox.Origin, error) {
+	out := map[string][]mailbox.Origin{}
+	for chunk := range slices.Chunk(ids, 500) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
 		}
-		if len(hash) != len(o.Hash) {
-			return nil, fmt.Errorf("provenance of %s: corrupt hash of %d bytes", objectID, len(hash))
+		rows, err := s.db.QueryContext(ctx, `SELECT p.object_id, p.hash, p.sender, p.originators, p.through, p.proof, b.header, b.signature, b.received
+			FROM provenance p JOIN received_batches b ON b.sender = p.sender AND b.through = p.through
+			WHERE p.object_id IN (?`+strings.Repeat(`, ?`, len(chunk)-1)+`) ORDER BY p.object_id, p.sender, p.through`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("provenance: %w", err)
 		}
-		copy(o.Hash[:], hash)
-		o.Originators, o.Through, o.Received = splitList(origs), uint64(through), microTime(received)
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("provenance of %s: %w", objectID, err)
+		for rows.Next() {
+			var o mailbox.Origin
+			var id, origs string
+			var hash []byte
+			var through, received int64
+			if err := rows.Scan(&id, &hash, &o.Sender, &origs, &through, &o.Proof, &o.Header, &o.Signature, &received); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("provenance: %w", err)
+			}
+			if len(hash) != len(o.Hash) {
+				rows.Close()
+				return nil, fmt.Errorf("provenance of %s: corrupt hash of %d bytes", id, len(hash))
+			}
+			copy(o.Hash[:], hash)
+			o.Originators, o.Through, o.Received = splitList(origs), uint64(through), microTime(received)
+			out[id] = append(out[id], o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("provenance: %w", err)
+		}
 	}
 	return out, nil
 }

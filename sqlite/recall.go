@@ -254,6 +254,14 @@ func (s *Store) RecordRecallAck(ctx context.Context, notice, holder string, purg
 	if !issued {
 		return fmt.Errorf("recall acknowledgement of %s: %w", notice, mailbox.ErrUnknownRecall)
 	}
+	var again bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM recall_targets WHERE notice = ? AND partner = ? AND record = ?)`,
+		notice, holder, record).Scan(&again); err != nil {
+		return fmt.Errorf("recall acknowledgement: %w", err)
+	}
+	if again {
+		return nil // delivered twice: kept and logged the first time
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO recall_targets (notice, partner, acknowledged, purged, record) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (notice, partner) DO UPDATE SET acknowledged = excluded.acknowledged, purged = excluded.purged, record = excluded.record`,
 		notice, holder, at.UnixNano(), purged, record); err != nil {

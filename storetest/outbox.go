@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -24,6 +26,7 @@ type OutboxStore interface {
 	InboxCursor(ctx context.Context, sender string) (mailbox.Cursor, error)
 	Receive(ctx context.Context, collection string, objs []*tearline.Object, d *mailbox.Delivery) ([]tearline.PutResult, error)
 	Origins(ctx context.Context, objectID string) ([]mailbox.Origin, error)
+	OriginsOf(ctx context.Context, ids []string) (map[string][]mailbox.Origin, error)
 	Links(ctx context.Context) (mailbox.Links, error)
 	SetLinkError(ctx context.Context, partner string, dir mailbox.Direction, message string, at time.Time) error
 }
@@ -376,6 +379,22 @@ func testDelivery(t *testing.T, s OutboxStore, st ledger.Storage) {
 	}
 	if origins, _ := s.Origins(ctx, a.ID); len(origins) != 2 || origins[1].Sender != "USA" {
 		t.Errorf("Origins(a) = %+v; want GBR's and USA's", origins)
+	}
+	// Several objects at once: each as Origins gives it, none for an
+	// object never received.
+	never := id("indicator", 99)
+	all, err := s.OriginsOf(ctx, []string{a.ID, x.ID, never})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, oid := range []string{a.ID, x.ID, never} {
+		one, err := s.Origins(ctx, oid)
+		if err != nil || !reflect.DeepEqual(all[oid], one) {
+			t.Errorf("OriginsOf(...)[%s] = %+v; want Origins' %+v (%v)", oid, all[oid], one, err)
+		}
+	}
+	if _, ok := all[never]; ok || len(all) != 2 {
+		t.Errorf("OriginsOf holds %d objects (%v); want a and x only", len(all), slices.Collect(maps.Keys(all)))
 	}
 	// A batch with nothing to send moves the cursor with no objects.
 	empty := &mailbox.Delivery{Sender: "GBR", After: 5, Through: 8, SenderHead: 8, Received: base}

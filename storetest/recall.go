@@ -513,6 +513,13 @@ func testRecallAcks(t *testing.T, s RecallStore, st ledger.Storage) {
 	if n := ledgerSize(t, st); n != before+2 {
 		t.Errorf("two acknowledgements added %d audit entries; want 2", n-before)
 	}
+	// FRA's acknowledgement delivered again: nothing changes.
+	if err := s.RecordRecallAck(ctx, "n-1", "FRA", 1, []string{"JPN", "GBR"}, []byte(`{"ack":"FRA"}`), at2, ev); err != nil {
+		t.Fatalf("RecordRecallAck(FRA) again: %v", err)
+	}
+	if n := ledgerSize(t, st); n != before+2 {
+		t.Errorf("an acknowledgement kept again added %d audit entries; want none", n-before-2)
+	}
 	if err := s.RecordRecallAck(ctx, "n-9", "FRA", 1, nil, []byte("{}"), at1, ev); !errors.Is(err, mailbox.ErrUnknownRecall) {
 		t.Errorf("RecordRecallAck(unknown notice) = %v; want ErrUnknownRecall", err)
 	}

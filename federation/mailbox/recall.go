@@ -114,6 +114,8 @@ type RecallStore interface {
 	// RecordRecallAck keeps holder's signed acknowledgement of notice,
 	// adds the partners it passed the notice on to as awaited, and
 	// appends ev; ErrUnknownRecall when this node issued no such notice.
+	// Keeping the same record again (an acknowledgement delivered twice)
+	// changes nothing and appends nothing.
 	RecordRecallAck(ctx context.Context, notice, holder string, purged int, forwarded []string, record []byte, at time.Time, ev ledger.Event) error
 	// Recalls returns the recalls this node issued of object (all of them
 	// when object is empty), oldest first, with their partners.

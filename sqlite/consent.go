@@ -39,11 +39,11 @@ func (s *Store) PutConsent(ctx context.Context, c mailbox.Consent, ev ledger.Eve
 	if c.Request == "" || c.Object == "" || len(c.Record) == 0 {
 		return errors.New("put consent: request, object and record are required")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("put consent: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO consents (request, originator, holder, recipient, object_id, version, expires, record)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (request) DO UPDATE SET originator = excluded.originator, holder = excluded.holder,
@@ -114,11 +114,11 @@ func (s *Store) SetClass(ctx context.Context, collection, id string, version tim
 	if err != nil {
 		return 0, fmt.Errorf("set class of %s: %w", id, err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("set class of %s: %w", id, err)
 	}
-	defer tx.Rollback()
+	defer done()
 	key := sha256.Sum256(class)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO release_classes (key, subject) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
 		key[:], class); err != nil {

@@ -46,11 +46,11 @@ func (s *Store) HubDeposit(ctx context.Context, b mailbox.HubBatch) (mailbox.Hub
 	if b.Through <= b.After || b.Head < b.Through || b.Through > 1<<63-1 {
 		return mailbox.HubPosition{}, fmt.Errorf("hub deposit: range (%d, %d] head %d: %w", b.After, b.Through, b.Head, mailbox.ErrHubRange)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return mailbox.HubPosition{}, fmt.Errorf("hub deposit: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	p, err := hubPosition(ctx, tx, b.Sender, b.Recipient)
 	if err != nil {
 		return p, fmt.Errorf("hub deposit: %w", err)
@@ -85,11 +85,11 @@ func (s *Store) HubNext(ctx context.Context, sender, recipient string, after, ac
 	if s.readOnly {
 		return nil, mailbox.HubPosition{}, errors.New("hub next: the store is open read-only")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return nil, mailbox.HubPosition{}, fmt.Errorf("hub next: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	p, err := hubPosition(ctx, tx, sender, recipient)
 	if err != nil {
 		return nil, p, fmt.Errorf("hub next: %w", err)
@@ -129,11 +129,11 @@ func (s *Store) HubPost(ctx context.Context, m mailbox.HubMessage, limit int) (b
 	if s.readOnly {
 		return false, errors.New("hub post: the store is open read-only")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("hub post: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	var held int
 	var dup bool
 	if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(id = ?), 0) FROM hub_messages WHERE recipient = ? AND sender = ?`,
@@ -185,7 +185,7 @@ func (s *Store) HubTake(ctx context.Context, recipient, sender, id string) error
 	if s.readOnly {
 		return errors.New("hub take: the store is open read-only")
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM hub_messages WHERE recipient = ? AND sender = ? AND id = ?`, recipient, sender, id); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM hub_messages WHERE recipient = ? AND sender = ? AND id = ?`, recipient, sender, id); err != nil {
 		return fmt.Errorf("hub take: %w", err)
 	}
 	return nil

@@ -25,6 +25,9 @@ type Ledger struct {
 	// records: appends join it instead of taking their own, so that the
 	// change and its entry commit together or not at all.
 	tx *sql.Tx
+	// writer is the store's writer lock, taken by appends that start
+	// their own transaction (see Store.begin).
+	writer writeLock
 }
 
 // dbtx is what a *sql.DB and a *sql.Tx share.
@@ -44,10 +47,12 @@ func (l *Ledger) conn() dbtx {
 var _ ledger.Storage = (*Ledger)(nil)
 
 // Ledger returns the audit log storage in the store's database.
-func (s *Store) Ledger() *Ledger { return &Ledger{db: s.db, stmts: &s.stmts} }
+func (s *Store) Ledger() *Ledger { return &Ledger{db: s.db, stmts: &s.stmts, writer: s.writer} }
 
 // ledgerIn returns the audit log storage that appends within tx.
-func (s *Store) ledgerIn(tx *sql.Tx) *Ledger { return &Ledger{db: s.db, stmts: &s.stmts, tx: tx} }
+func (s *Store) ledgerIn(tx *sql.Tx) *Ledger {
+	return &Ledger{db: s.db, stmts: &s.stmts, tx: tx, writer: s.writer}
+}
 
 // stmtCache holds statements prepared on the database, by text; a
 // transaction uses them through Tx.StmtContext, which prepares each once
@@ -112,6 +117,12 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 	// BEGIN IMMEDIATE (the DSN's _txlock): the write lock is held from here.
 	tx := l.tx
 	if tx == nil {
+		select {
+		case l.writer <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-l.writer }()
 		var err error
 		if tx, err = l.db.BeginTx(ctx, nil); err != nil {
 			return err

@@ -53,11 +53,11 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 // it commits (see Receive).
 func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearline.Object, within func(*sql.Tx, []tearline.PutResult) error) ([]tearline.PutResult, error) {
 	results := make([]tearline.PutResult, len(objs))
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	coll, collInfo, err := s.collection(ctx, tx, collection)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
@@ -366,11 +366,11 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 // DeleteObjects removes the matching versions; an empty version filter
 // removes every version.
 func (s *Store) DeleteObjects(ctx context.Context, q tearline.ObjectQuery) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("delete objects: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	coll, _, err := s.collection(ctx, tx, q.Collection)
 	if err != nil {
 		return 0, err

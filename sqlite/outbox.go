@@ -231,11 +231,11 @@ func (s *Store) RecordSent(ctx context.Context, partner string, acked uint64, at
 	if err := checkSeq("acknowledged sequence number", acked); err != nil {
 		return fmt.Errorf("record sent to %s: %w", partner, err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record sent to %s: %w", partner, err)
 	}
-	defer tx.Rollback()
+	defer done()
 	var last int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO outbox_heads (partner, sent) VALUES (?, ?)
 		ON CONFLICT (partner) DO UPDATE SET sent = excluded.sent RETURNING last`, partner, at.UnixMicro()).Scan(&last)
@@ -509,9 +509,9 @@ func (s *Store) Links(ctx context.Context) (mailbox.Links, error) {
 func (s *Store) SetLinkError(ctx context.Context, partner string, dir mailbox.Direction, message string, at time.Time) error {
 	var err error
 	if message == "" {
-		_, err = s.db.ExecContext(ctx, `DELETE FROM federation_errors WHERE partner = ? AND direction = ?`, partner, string(dir))
+		_, err = s.exec(ctx, `DELETE FROM federation_errors WHERE partner = ? AND direction = ?`, partner, string(dir))
 	} else {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO federation_errors (partner, direction, message, at) VALUES (?, ?, ?, ?)
+		_, err = s.exec(ctx, `INSERT INTO federation_errors (partner, direction, message, at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (partner, direction) DO UPDATE SET message = excluded.message, at = excluded.at`,
 			partner, string(dir), message, at.UnixMicro())
 	}

@@ -80,11 +80,11 @@ func (s *Store) recall(ctx context.Context, r mailbox.Recall, within func(tx *sq
 	if r.Notice == "" || r.Object == "" || r.Originator == "" || len(r.Record) == 0 {
 		return errors.New("recall: notice, object, originator and record are required")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("recall: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	res, err := tx.ExecContext(ctx, `INSERT INTO recalls (notice, originator, object_id, version, hash, reason, issued, record)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notice) DO NOTHING`,
 		r.Notice, r.Originator, r.Object, nanos(r.Version), r.Hash[:], r.Reason, nanos(r.Issued), r.Record)
@@ -198,11 +198,11 @@ func (s *Store) RecallMessages(ctx context.Context, limit int) ([]mailbox.Recall
 // RecallSent records a delivery attempt, and for a notice of this node's
 // own, the target's state.
 func (s *Store) RecallSent(ctx context.Context, id int64, at time.Time, failure string, final bool) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("recall message %d: %w", id, err)
 	}
-	defer tx.Rollback()
+	defer done()
 	delivered := int64(0)
 	if failure == "" {
 		delivered = at.UnixNano()
@@ -231,11 +231,11 @@ func (s *Store) RecallSent(ctx context.Context, id int64, at time.Time, failure 
 // RecordRecallAck keeps a holder's acknowledgement of one of this node's
 // recalls.
 func (s *Store) RecordRecallAck(ctx context.Context, notice, holder string, purged int, forwarded []string, record []byte, at time.Time, ev ledger.Event) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("recall acknowledgement: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	var originator string
 	err = tx.QueryRowContext(ctx, `SELECT originator FROM recalls WHERE notice = ?`, notice).Scan(&originator)
 	if errors.Is(err, sql.ErrNoRows) {

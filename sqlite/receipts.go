@@ -131,10 +131,10 @@ func (s *Store) SetReceipt(ctx context.Context, r *mailbox.BatchReceipt) error {
 		err error
 	)
 	if r.Failure != "" {
-		res, err = s.db.ExecContext(ctx, `UPDATE receipts SET failure = ? WHERE partner = ? AND role = ? AND through = ?
+		res, err = s.exec(ctx, `UPDATE receipts SET failure = ? WHERE partner = ? AND role = ? AND through = ?
 			AND verified IS NULL AND failure IS NULL`, r.Failure, r.Partner, string(r.Role), int64(r.Through))
 	} else {
-		res, err = s.db.ExecContext(ctx, `UPDATE receipts SET partner_index = ?, partner_entry = ?, checkpoint = ?, proof = ?, verified = ?
+		res, err = s.exec(ctx, `UPDATE receipts SET partner_index = ?, partner_entry = ?, checkpoint = ?, proof = ?, verified = ?
 			WHERE partner = ? AND role = ? AND through = ? AND verified IS NULL AND failure IS NULL`,
 			int64(r.PartnerIndex), r.PartnerEntry, r.Checkpoint, joinProof(r.Proof), r.Verified.UnixMicro(),
 			r.Partner, string(r.Role), int64(r.Through))

@@ -145,11 +145,11 @@ func (s *Store) ApplyReleases(ctx context.Context, ch tearline.ReleaseChange) er
 	if s.readOnly {
 		return errors.New("apply releases: the store is open read-only")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("apply releases: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	set, err := tx.PrepareContext(ctx, `INSERT INTO releases (class, partner, outcome, agreement, variant, consent_from, reasons)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (class, partner) DO UPDATE SET outcome = excluded.outcome, agreement = excluded.agreement,

@@ -47,11 +47,11 @@ func (s *Store) PutRequest(ctx context.Context, r mailbox.Request, ev ledger.Eve
 	if r.State == "" {
 		r.State = mailbox.RequestPending
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("put request: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	old, err := scanRequest(tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM consent_requests WHERE box = ? AND id = ?`, string(r.Box), r.ID))
 	switch {
 	case err == nil && sameRequest(old, r):
@@ -118,11 +118,11 @@ func (s *Store) DecideRequest(ctx context.Context, box mailbox.RequestBox, id st
 	if a.State != mailbox.RequestApproved && a.State != mailbox.RequestDenied {
 		return fmt.Errorf("decide request %s: state %q: %w", id, a.State, tearline.ErrInvalid)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("decide request %s: %w", id, err)
 	}
-	defer tx.Rollback()
+	defer done()
 	old, err := scanRequest(tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM consent_requests WHERE box = ? AND id = ?`, string(box), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("decide request %s: %w", id, tearline.ErrNotFound)
@@ -162,7 +162,7 @@ func (s *Store) SetDelivered(ctx context.Context, box mailbox.RequestBox, id str
 		q = `UPDATE consent_requests SET delivery_error = ? WHERE box = ? AND id = ?`
 		args = []any{errMsg, string(box), id}
 	}
-	res, err := s.db.ExecContext(ctx, q, args...)
+	res, err := s.exec(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("set delivered %s: %w", id, err)
 	}

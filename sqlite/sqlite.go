@@ -36,6 +36,10 @@ type Store struct {
 	path string
 	now  func() time.Time
 
+	// writer admits one write transaction of this process at a time (see
+	// begin).
+	writer writeLock
+
 	readOnly bool
 
 	// classes caches release class ids by key; ids enter it only once the
@@ -67,7 +71,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now}
+	s := &Store{db: db, path: path, now: time.Now, writer: make(writeLock, 1)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -92,7 +96,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, now: time.Now, readOnly: true}, nil
+	return &Store{db: db, path: path, now: time.Now, readOnly: true, writer: make(writeLock, 1)}, nil
 }
 
 // driverName registers the driver with the per-connection settings that the
@@ -128,6 +132,45 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// writeLock is held by the process's write transaction. SQLite admits one
+// writer at a time; without it, writers that find the database locked
+// sleep in SQLite's busy handler for 1 to 100 ms at a time and start late,
+// where here they queue and start the moment the writer before them ends.
+type writeLock chan struct{}
+
+// begin starts a write transaction (BEGIN IMMEDIATE, the DSN's _txlock)
+// once the process's writer lock is free, or fails when ctx ends first.
+// done rolls the transaction back unless it was committed, and frees the
+// lock; call it (deferred) in every case.
+func (s *Store) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	tx, err = s.db.BeginTx(ctx, nil)
+	if err != nil {
+		<-s.writer
+		return nil, nil, err
+	}
+	return tx, func() { tx.Rollback(); <-s.writer }, nil
+}
+
+// exec runs one write statement in a transaction of its own, under the
+// writer lock (see begin).
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx, done, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return res, tx.Commit()
+}
+
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
@@ -159,11 +202,11 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 func (s *Store) applyMigration(ctx context.Context, n int, name string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer done()
 	var applied int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, n).Scan(&applied); err != nil {
 		return err
@@ -222,7 +265,7 @@ func (s *Store) CreateCollection(ctx context.Context, c tearline.Collection) (te
 	if c.Created.IsZero() {
 		c.Created = s.now().UTC().Truncate(time.Microsecond)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO collections (id, alias, title, description, created) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO collections (id, alias, title, description, created) VALUES (?, ?, ?, ?, ?)`,
 		c.ID, c.Alias, c.Title, c.Description, c.Created.UnixMicro())
 	var se sqlite3.Error
 	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {

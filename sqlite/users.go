@@ -27,7 +27,7 @@ func (s *Store) PutUser(ctx context.Context, u tearline.User) error {
 	for i, r := range u.Roles {
 		roles[i] = string(r)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO users (name, nationality, organisation, clearances, communities, roles, disabled, created)
+	_, err = s.exec(ctx, `INSERT INTO users (name, nationality, organisation, clearances, communities, roles, disabled, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET nationality = excluded.nationality, organisation = excluded.organisation,
 			clearances = excluded.clearances, communities = excluded.communities, roles = excluded.roles, disabled = excluded.disabled`,
@@ -90,7 +90,7 @@ func (s *Store) Users(ctx context.Context) ([]tearline.User, error) {
 
 // AddToken stores a token with the hash of its secret.
 func (s *Store) AddToken(ctx context.Context, t tearline.Token, secretHash [32]byte) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO tokens (id, user, hash, created, expires) VALUES (?, ?, ?, ?, ?)`,
+	if _, err := s.exec(ctx, `INSERT INTO tokens (id, user, hash, created, expires) VALUES (?, ?, ?, ?, ?)`,
 		t.ID, t.User, secretHash[:], t.Created.UnixMicro(), t.Expires.UnixMicro()); err != nil {
 		return fmt.Errorf("add token for %s: %w", t.User, err)
 	}
@@ -139,7 +139,7 @@ func (s *Store) Tokens(ctx context.Context, user string) ([]tearline.Token, erro
 
 // RevokeToken deletes a token.
 func (s *Store) RevokeToken(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE id = ?`, id)
+	res, err := s.exec(ctx, `DELETE FROM tokens WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}
@@ -153,9 +153,9 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 func (s *Store) SetGrant(ctx context.Context, g tearline.Grant) error {
 	var err error
 	if !g.Read && !g.Write {
-		_, err = s.db.ExecContext(ctx, `DELETE FROM grants WHERE principal = ? AND collection = ?`, g.Principal, g.Collection)
+		_, err = s.exec(ctx, `DELETE FROM grants WHERE principal = ? AND collection = ?`, g.Principal, g.Collection)
 	} else {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO grants (principal, collection, can_read, can_write) VALUES (?, ?, ?, ?)
+		_, err = s.exec(ctx, `INSERT INTO grants (principal, collection, can_read, can_write) VALUES (?, ?, ?, ?)
 			ON CONFLICT (principal, collection) DO UPDATE SET can_read = excluded.can_read, can_write = excluded.can_write`,
 			g.Principal, g.Collection, g.Read, g.Write)
 	}
@@ -189,13 +189,21 @@ func (s *Store) Grants(ctx context.Context, principal string) ([]tearline.Grant,
 
 // PutStatus keeps a TAXII status resource until expires.
 func (s *Store) PutStatus(ctx context.Context, id string, body []byte, expires time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO taxii_statuses (id, body, expires) VALUES (?, ?, ?)
+	tx, done, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("put status %s: %w", id, err)
+	}
+	defer done()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO taxii_statuses (id, body, expires) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires = excluded.expires`, id, body, expires.UnixMicro()); err != nil {
 		return fmt.Errorf("put status %s: %w", id, err)
 	}
 	// Expired statuses are dropped as new ones arrive.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM taxii_statuses WHERE expires <= ?`, s.now().UnixMicro()); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_statuses WHERE expires <= ?`, s.now().UnixMicro()); err != nil {
 		return fmt.Errorf("expire statuses: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("put status %s: commit: %w", id, err)
 	}
 	return nil
 }
@@ -218,9 +226,9 @@ func (s *Store) Status(ctx context.Context, id string) ([]byte, error) {
 func (s *Store) SetCollectionBanner(ctx context.Context, collection, banner string) error {
 	var err error
 	if banner == "" {
-		_, err = s.db.ExecContext(ctx, `DELETE FROM collection_banners WHERE collection = ?`, collection)
+		_, err = s.exec(ctx, `DELETE FROM collection_banners WHERE collection = ?`, collection)
 	} else {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO collection_banners (collection, banner) VALUES (?, ?)
+		_, err = s.exec(ctx, `INSERT INTO collection_banners (collection, banner) VALUES (?, ?)
 			ON CONFLICT (collection) DO UPDATE SET banner = excluded.banner`, collection, banner)
 	}
 	if err != nil {

@@ -8,6 +8,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,12 @@ type Options struct {
 	// result is stored as Object.ReleaseClass; an error rejects the
 	// object. Marking definitions are not classified.
 	Classify func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error)
+	// Elements, if not nil, are the objects to read, already split (the
+	// elements of a TAXII envelope, say, each a complete JSON value), in
+	// place of the reader given to Stream, which is then not read. An
+	// element that is not a JSON object, or is larger than MaxObjectSize,
+	// is rejected as the decoder rejects it in a bundle.
+	Elements [][]byte
 }
 
 // Rejection is an object that was not stored, and why.
@@ -98,6 +105,37 @@ type chunk struct {
 	done  chan struct{}
 }
 
+// decode returns the reader of the input's objects, one by one, with
+// their index: the elements given in opts, or a STIX decoder on r.
+func decode(r io.Reader, opts Options) func() ([]byte, int, error) {
+	maxSize := opts.MaxObjectSize
+	if maxSize <= 0 {
+		maxSize = stix.DefaultMaxObjectSize
+	}
+	if opts.Elements != nil {
+		i := 0
+		return func() ([]byte, int, error) {
+			if i == len(opts.Elements) {
+				return nil, 0, io.EOF
+			}
+			idx, e := i, opts.Elements[i]
+			i++
+			switch t := bytes.TrimLeft(e, " \t\r\n"); {
+			case len(t) == 0 || t[0] != '{':
+				return nil, idx, &stix.ObjectError{Index: idx, Problems: []stix.Problem{{Rule: "object-type", Path: "$",
+					Msg: fmt.Sprintf("element %d is not a JSON object", idx)}}}
+			case len(e) > maxSize:
+				return nil, idx, &stix.ObjectError{Index: idx, Problems: []stix.Problem{{Rule: "object-too-large", Path: "$",
+					Msg: fmt.Sprintf("element %d is larger than the %d-byte limit", idx, maxSize)}}}
+			}
+			return e, idx, nil
+		}
+	}
+	dec := stix.NewDecoder(r)
+	dec.SetMaxObjectSize(maxSize)
+	return dec.Next
+}
+
 // Stream reads every object from r into the store. It returns when the input
 // is exhausted, the context is cancelled, or the input or store fails; the
 // summary then counts what was committed before the failure.
@@ -130,10 +168,6 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 	go func() {
 		defer close(work)
 		defer close(ordered)
-		dec := stix.NewDecoder(r)
-		if opts.MaxObjectSize > 0 {
-			dec.SetMaxObjectSize(opts.MaxObjectSize)
-		}
 		c := &chunk{done: make(chan struct{})}
 		send := func() bool {
 			select {
@@ -149,8 +183,9 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 			c = &chunk{done: make(chan struct{})}
 			return true
 		}
+		next := decode(r, opts)
 		for {
-			raw, idx, err := dec.Next()
+			raw, idx, err := next()
 			if err == io.EOF {
 				break
 			}

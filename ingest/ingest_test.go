@@ -209,3 +209,33 @@ func TestStreamReadsLabels(t *testing.T) {
 		t.Errorf("Stream = %+v, rejections %+v; want object 0 rejected for tlp-conflict, the others added", sum, rejected)
 	}
 }
+
+// TestStreamElements reads objects given already split, as TAXII POST
+// gives an envelope's elements: each is stored or rejected under its own
+// index, as the decoder treats a bundle's elements.
+func TestStreamElements(t *testing.T) {
+	s := newStore(t)
+	big := `{"type":"identity","spec_version":"2.1","id":"identity--44444444-4444-4444-8444-444444444444","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"` + strings.Repeat("x", 300) + `"}`
+	elems := [][]byte{[]byte(goodIdentity), []byte(`42`), []byte(big), []byte(` ["a"]`)}
+	var rejected []Rejection
+	sum, err := Stream(context.Background(), s, nil, Options{Collection: "c", Elements: elems, MaxObjectSize: 300,
+		Reject: func(r Rejection) { rejected = append(rejected, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Read != 4 || sum.Added != 1 || sum.Rejected != 3 {
+		t.Fatalf("Stream = %+v; want 4 read, 1 added, 3 rejected", sum)
+	}
+	want := []struct {
+		index int
+		rule  string
+	}{{1, "object-type"}, {2, "object-too-large"}, {3, "object-type"}}
+	if len(rejected) != len(want) {
+		t.Fatalf("rejections %+v; want %v", rejected, want)
+	}
+	for i, w := range want {
+		if rejected[i].Index != w.index || rejected[i].Rule != w.rule {
+			t.Errorf("rejection %d = %d %s; want %d %s", i, rejected[i].Index, rejected[i].Rule, w.index, w.rule)
+		}
+	}
+}

@@ -92,8 +92,13 @@ func (h *Handler) postObjects(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{store: h.store}
 	failed := map[int]ingest.Rejection{}
 	var mu sync.Mutex
-	_, err = ingest.Stream(ctx, rec, bundleReader(elems), ingest.Options{
+	elements := make([][]byte, len(elems))
+	for i, e := range elems {
+		elements[i] = e
+	}
+	_, err = ingest.Stream(ctx, rec, nil, ingest.Options{
 		Collection: v.c.ID,
+		Elements:   elements,
 		// One batch: the whole envelope is stored in one transaction.
 		BatchSize: max(len(elems), 1),
 		Markings:  marks,
@@ -217,21 +222,6 @@ func parseEnvelope(body []byte) ([]json.RawMessage, error) {
 		objs = []json.RawMessage{}
 	}
 	return objs, nil
-}
-
-// bundleReader presents the elements as one STIX bundle, the form the
-// ingest decoder streams, keeping each element's index.
-func bundleReader(elems []json.RawMessage) io.Reader {
-	rs := make([]io.Reader, 0, 2*len(elems)+2)
-	rs = append(rs, bytes.NewReader([]byte(`{"type":"bundle","objects":[`)))
-	for i, e := range elems {
-		if i > 0 {
-			rs = append(rs, bytes.NewReader([]byte(",")))
-		}
-		rs = append(rs, bytes.NewReader(e))
-	}
-	rs = append(rs, bytes.NewReader([]byte("]}")))
-	return io.MultiReader(rs...)
 }
 
 // failureMessage says what was wrong with objects[i] and where, in terms of

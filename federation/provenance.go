@@ -13,6 +13,7 @@ import (
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/release"
 	"github.com/tearline/tearline/stix"
 )
@@ -130,6 +131,11 @@ func parseChain(data []byte) ([]hopWire, error) {
 	if len(hops) > MaxProvenanceHops {
 		return nil, fmt.Errorf("%w: stored chain of %d hops; the limit is %d", ErrProvenance, len(hops), MaxProvenanceHops)
 	}
+	for i, h := range hops {
+		if h.From == "" || len(h.Header) == 0 {
+			return nil, fmt.Errorf("%w: stored chain: hop %d of %d names no sender or batch", ErrProvenance, i+1, len(hops))
+		}
+	}
 	return hops, nil
 }
 
@@ -209,25 +215,30 @@ func verifyProvenance(w *provenanceWire, hash, labelHash [32]byte, cards Cards, 
 		return nil, fmt.Errorf("%w: a chain of %d hops; the limit is %d", ErrProvenance, len(hops), MaxProvenanceHops)
 	}
 	out := &Hop{Object: w.Object, Hash: hash, From: hops[0].From}
+	to := func(i int) string {
+		if i+1 < len(hops) {
+			return hops[i+1].From
+		}
+		return sender
+	}
+	where := func(i int) string { return fmt.Sprintf("hop %d of %d (%s to %s)", i+1, len(hops), hops[i].From, to(i)) }
+	// Each node once: the sender, last, and every hop's sender.
 	seen := map[string]bool{sender: true}
 	for i, hw := range hops {
-		to := sender
-		if i+1 < len(hops) {
-			to = hops[i+1].From
-		}
-		where := fmt.Sprintf("hop %d of %d (%s to %s)", i+1, len(hops), hw.From, to)
-		if hw.From == to {
-			return nil, fmt.Errorf("%w: %s: %s names itself", ErrProvenance, where, hw.From)
+		if hw.From == to(i) {
+			return nil, fmt.Errorf("%w: %s: %s names itself", ErrProvenance, where(i), hw.From)
 		}
 		if seen[hw.From] {
-			return nil, fmt.Errorf("%w: %s: the chain passes through %s twice", ErrProvenance, where, hw.From)
+			return nil, fmt.Errorf("%w: %s: the chain passes through %s twice", ErrProvenance, where(i), hw.From)
 		}
 		seen[hw.From] = true
-		ok, err := verifyHop(&hw, hash, labelHash, cards, to)
+	}
+	for i, hw := range hops {
+		ok, err := verifyHop(&hw, hash, labelHash, cards, to(i))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrProvenance, where, err)
+			return nil, fmt.Errorf("%w: %s: %v", ErrProvenance, where(i), err)
 		}
-		out.Hops = append(out.Hops, HopCheck{From: hw.From, To: to, Verified: ok})
+		out.Hops = append(out.Hops, HopCheck{From: hw.From, To: to(i), Verified: ok})
 		if ok && !out.Verified {
 			out.From, out.Verified = hw.From, true
 		}
@@ -241,10 +252,13 @@ func verifyProvenance(w *provenanceWire, hash, labelHash [32]byte, cards Cards, 
 }
 
 // verifyHop checks one hop: that hw.From sent the version to to. It
-// returns false, with no error, when hw.From is not a partner pinned here.
+// returns false, with no error, when hw.From is not a partner pinned here;
+// any other failure to read its card is an error.
 func verifyHop(hw *hopWire, hash, labelHash [32]byte, cards Cards, to string) (bool, error) {
-	if _, err := cards.Get(hw.From); err != nil {
+	if _, err := cards.Get(hw.From); errors.Is(err, partner.ErrUnknownPartner) {
 		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("card of %s: %v", hw.From, err)
 	}
 	h, err := envelope.ParseHeader(hw.Header)
 	if err != nil {

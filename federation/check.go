@@ -103,6 +103,9 @@ type Verdict struct {
 	Hop *Hop
 	// Consents are the verified consents that counted for this object.
 	Consents []*ParsedConsent
+	// Chain is the provenance carried for this object, as stored (see
+	// mailbox.Provenance.Chain); nil when none was, or it was refused.
+	Chain []byte
 }
 
 // Entitled decides whether sender was entitled to send an object to self,
@@ -215,7 +218,10 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at ti
 		}
 	}
 	// A verified provenance attributes a version whose label names no
-	// originator to the partner the sender had it from.
+	// originator to the sender of its first verified hop, its source as
+	// far as partners pinned here attest; the chain is stored with the
+	// version, to be passed on with it.
+	chained := map[int]bool{}
 	for _, p := range provs {
 		vd := &out[p.i]
 		t := slices.IndexFunc(out, func(o Verdict) bool {
@@ -226,6 +232,10 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at ti
 			vd.Refused, vd.Text = RefusedProvenance, fmt.Sprintf("%v: for %s, which the batch does not carry without an originator", ErrProvenance, p.w.Object)
 			continue
 		}
+		if chained[t] {
+			vd.Refused, vd.Text = RefusedProvenance, fmt.Sprintf("%v: a second provenance for %s", ErrProvenance, p.w.Object)
+			continue
+		}
 		target := &out[t]
 		hop, err := verifyProvenance(p.w, p.hash, opened.Objects[t].LabelHash, cards, sender)
 		if err != nil {
@@ -233,6 +243,8 @@ func CheckBatch(opened *envelope.Opened, r *release.Releaser, cards Cards, at ti
 			continue
 		}
 		vd.Hop = hop
+		chained[t] = true
+		target.Chain = hop.Chain
 		if hop.Verified {
 			target.Originators = []string{hop.From}
 		}

@@ -12,8 +12,9 @@
 //     it and that the sender was entitled to send it (originator,
 //     pre-authorised by the label, or consent), and stores what passes
 //     through package ingest, with its provenance: a version passed on by
-//     a holder comes with the signed proof of whom the holder had it from
-//     (provenance.go);
+//     a holder comes with the signed proof of every hop it came by from its
+//     source, which the receiver verifies, stores and passes on with its
+//     own hop (provenance.go);
 //   - the receiver's cursor for the sender advances in the transaction that
 //     stores the batch, so a batch is applied exactly once, in order, across
 //     crashes and retries; refusals are recorded in both nodes' audit logs;

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/tearline/tearline/envelope"
@@ -65,8 +66,10 @@ func FuzzParseHubMessages(f *testing.F) {
 }
 
 // FuzzParseProvenance: a provenance object read from a batch never panics
-// the parser, and what it accepts names an object, a sender and a header,
-// and never verifies against a batch its key did not sign.
+// the parser, and what it accepts names an object, and for each of at
+// most MaxProvenanceHops hops a sender and a header; it never verifies
+// against a batch its key did not sign, and the chain it would store
+// reads back as the same hops.
 func FuzzParseProvenance(f *testing.F) {
 	fuzzseed.Require(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -74,11 +77,45 @@ func FuzzParseProvenance(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if w.Type != ProvenanceType || w.Object == "" || w.From == "" || len(w.Header) == 0 {
+		if w.Type != ProvenanceType || w.Object == "" || len(w.hops()) > MaxProvenanceHops {
 			t.Fatalf("accepted %+v", w)
 		}
-		if hop, err := verifyProvenance(w, [32]byte{}, [32]byte{}, noCards{}, "CAN"); err == nil && hop.Verified {
+		for _, h := range w.hops() {
+			if h.From == "" || len(h.Header) == 0 {
+				t.Fatalf("accepted a hop with no sender or batch: %+v", w)
+			}
+		}
+		hop, err := verifyProvenance(w, [32]byte{}, [32]byte{}, noCards{}, "CAN")
+		if err != nil {
+			return
+		}
+		if hop.Verified {
 			t.Fatalf("a fuzzed provenance verified: %+v", hop)
+		}
+		hops, err := parseChain(hop.Chain)
+		if err != nil || !reflect.DeepEqual(hops, w.hops()) {
+			t.Fatalf("the stored chain reads back as %+v, %v; want %+v", hops, err, w.hops())
+		}
+	})
+}
+
+// FuzzParseChain: a stored chain never panics its reader, and what it
+// accepts is at most MaxProvenanceHops hops, each naming a sender and a
+// batch.
+func FuzzParseChain(f *testing.F) {
+	fuzzseed.Require(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		hops, err := parseChain(data)
+		if err != nil {
+			return
+		}
+		if len(hops) > MaxProvenanceHops {
+			t.Fatalf("accepted %d hops", len(hops))
+		}
+		for _, h := range hops {
+			if h.From == "" || len(h.Header) == 0 {
+				t.Fatalf("accepted a hop with no sender or batch: %+v", hops)
+			}
 		}
 	})
 }
@@ -87,5 +124,5 @@ func FuzzParseProvenance(f *testing.F) {
 type noCards struct{}
 
 func (noCards) Get(code string) (*partner.Pinned, error) {
-	return nil, fmt.Errorf("%s is not pinned", code)
+	return nil, fmt.Errorf("%w: %s is not pinned", partner.ErrUnknownPartner, code)
 }

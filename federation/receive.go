@@ -307,7 +307,7 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 			return nil, fmt.Errorf("batch from %s: proof of object %d: %w", sender, i, err)
 		}
 		d.Provenance = append(d.Provenance, mailbox.Provenance{ObjectID: vd.Object.ID, Hash: vd.Object.Hash,
-			Originators: vd.Originators, Proof: proof})
+			Originators: vd.Originators, Proof: proof, Chain: vd.Chain})
 	}
 	d.Header = opened.HeaderBytes
 	if d.Signature, err = opened.Signature.AppendBinary(nil); err != nil {

@@ -385,17 +385,23 @@ func (s *Store) deliver(ctx context.Context, tx pgx.Tx, objs []*tearline.Object,
 			}
 		}
 		var ids, origs []string
-		var hashes, proofs [][]byte
+		var hashes, proofs, chains [][]byte // a nil chain is NULL
 		for _, p := range d.Provenance {
 			if !kept[p.ObjectID+"\x00"+string(p.Hash[:])] {
 				continue
 			}
 			ids, hashes = append(ids, p.ObjectID), append(hashes, p.Hash[:])
 			origs, proofs = append(origs, strings.Join(p.Originators, ",")), append(proofs, nonNil(p.Proof))
+			var chain []byte
+			if len(p.Chain) > 0 {
+				chain = p.Chain
+			}
+			chains = append(chains, chain)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO provenance (object_id, hash, sender, originators, through, proof)
-			SELECT p.id, p.hash, $5, p.originators, $6, p.proof FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bytea[]) AS p (id, hash, originators, proof)
-			ON CONFLICT DO NOTHING`, ids, hashes, origs, proofs, d.Sender, int64(d.Through)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO provenance (object_id, hash, sender, originators, through, proof, chain)
+			SELECT p.id, p.hash, $5, p.originators, $6, p.proof, p.chain
+			FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bytea[], $7::bytea[]) AS p (id, hash, originators, proof, chain)
+			ON CONFLICT DO NOTHING`, ids, hashes, origs, proofs, d.Sender, int64(d.Through), chains); err != nil {
 			return fmt.Errorf("receive from %s: provenance: %w", d.Sender, err)
 		}
 	}
@@ -430,7 +436,7 @@ func (s *Store) Origins(ctx context.Context, objectID string) ([]mailbox.Origin,
 // OriginsOf returns Origins for each of ids that has any, in one query.
 func (s *Store) OriginsOf(ctx context.Context, ids []string) (map[string][]mailbox.Origin, error) {
 	out := map[string][]mailbox.Origin{}
-	rows, err := s.pool.Query(ctx, `SELECT p.object_id, p.hash, p.sender, p.originators, p.through, p.proof, b.header, b.signature, b.received
+	rows, err := s.pool.Query(ctx, `SELECT p.object_id, p.hash, p.sender, p.originators, p.through, p.proof, p.chain, b.header, b.signature, b.received
 		FROM provenance p JOIN received_batches b ON b.sender = p.sender AND b.through = p.through
 		WHERE p.object_id = ANY($1) ORDER BY p.object_id, p.sender, p.through`, ids)
 	if err != nil {
@@ -441,7 +447,7 @@ func (s *Store) OriginsOf(ctx context.Context, ids []string) (map[string][]mailb
 		var id, origs string
 		var hash []byte
 		var through, received int64
-		if err := row.Scan(&id, &hash, &o.Sender, &origs, &through, &o.Proof, &o.Header, &o.Signature, &received); err != nil {
+		if err := row.Scan(&id, &hash, &o.Sender, &origs, &through, &o.Proof, &o.Chain, &o.Header, &o.Signature, &received); err != nil {
 			return struct{}{}, err
 		}
 		if len(hash) != len(o.Hash) {

@@ -355,15 +355,19 @@ func (s *Store) deliver(ctx context.Context, tx *sql.Tx, objs []*tearline.Object
 		}
 		// Many rows to a statement, as for objects: one call into SQLite
 		// per chunk rather than per row.
-		args := make([]any, 0, insertChunk*6)
+		args := make([]any, 0, insertChunk*7)
 		for start := 0; start < len(rows); start += insertChunk {
 			chunk := rows[start:min(start+insertChunk, len(rows))]
 			args = args[:0]
 			for _, p := range chunk {
-				args = append(args, p.ObjectID, p.Hash[:], d.Sender, strings.Join(p.Originators, ","), int64(d.Through), nonNilBytes(p.Proof))
+				var chain any // NULL when none was carried
+				if len(p.Chain) > 0 {
+					chain = p.Chain
+				}
+				args = append(args, p.ObjectID, p.Hash[:], d.Sender, strings.Join(p.Originators, ","), int64(d.Through), nonNilBytes(p.Proof), chain)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO provenance (object_id, hash, sender, originators, through, proof) VALUES (?, ?, ?, ?, ?, ?)`+
-				strings.Repeat(`, (?, ?, ?, ?, ?, ?)`, len(chunk)-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO provenance (object_id, hash, sender, originators, through, proof, chain) VALUES (?, ?, ?, ?, ?, ?, ?)`+
+				strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(chunk)-1)+` ON CONFLICT DO NOTHING`, args...); err != nil {
 				return fmt.Errorf("receive from %s: provenance: %w", d.Sender, err)
 			}
 		}
@@ -429,7 +433,7 @@ func (s *Store) OriginsOf(ctx context.Context, ids []string) (map[string][]mailb
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT p.object_id, p.hash, p.sender, p.originators, p.through, p.proof, b.header, b.signature, b.received
+		rows, err := s.db.QueryContext(ctx, `SELECT p.object_id, p.hash, p.sender, p.originators, p.through, p.proof, p.chain, b.header, b.signature, b.received
 			FROM provenance p JOIN received_batches b ON b.sender = p.sender AND b.through = p.through
 			WHERE p.object_id IN (?`+strings.Repeat(`, ?`, len(chunk)-1)+`) ORDER BY p.object_id, p.sender, p.through`, args...)
 		if err != nil {
@@ -440,7 +444,7 @@ func (s *Store) OriginsOf(ctx context.Context, ids []string) (map[string][]mailb
 			var id, origs string
 			var hash []byte
 			var through, received int64
-			if err := rows.Scan(&id, &hash, &o.Sender, &origs, &through, &o.Proof, &o.Header, &o.Signature, &received); err != nil {
+			if err := rows.Scan(&id, &hash, &o.Sender, &origs, &through, &o.Proof, &o.Chain, &o.Header, &o.Signature, &received); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("provenance: %w", err)
 			}

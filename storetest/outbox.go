@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ func RunOutbox(t *testing.T, open OutboxOpener) {
 		{"Acknowledged", testOutboxAcknowledged},
 		{"DeliveryExactlyOnce", testDelivery},
 		{"DeliveryAtomic", testDeliveryAtomic},
+		{"ProvenanceChain", testProvenanceChain},
 		{"Echo", testOutboxEcho},
 		{"Links", testLinks},
 		{"ConcurrentWritesAndReleases", testOutboxConcurrent},
@@ -414,6 +416,57 @@ func testDelivery(t *testing.T, s OutboxStore, st ledger.Storage) {
 	} {
 		if _, err := s.Receive(ctx, "c", nil, bad); !errors.Is(err, tearline.ErrInvalid) {
 			t.Errorf("Receive(%+v) = %v; want ErrInvalid", bad, err)
+		}
+	}
+}
+
+// testProvenanceChain: the chain a sender carried with a version is kept
+// with its provenance byte for byte and read back by Origins and
+// OriginsOf; a version received with none (as every row stored before
+// chains were kept) reads with a nil chain, whether alone in its batch or
+// next to one with a chain.
+func testProvenanceChain(t *testing.T, s OutboxStore, st ledger.Storage) {
+	ctx := context.Background()
+	a, b, c := obj(id("indicator", 1), base, "a"), obj(id("indicator", 2), base, "b"), obj(id("indicator", 3), base, "c")
+	if _, err := s.Receive(ctx, "c", []*tearline.Object{a}, delivery("GBR", 0, 1, a)); err != nil {
+		t.Fatal(err)
+	}
+	chain := []byte(`[{"from":"GBR","header":"aGVhZGVy","signature":"c2ln","proof":"AA=="}]`)
+	d := delivery("USA", 0, 2, a, b, c)
+	d.Provenance[0].Chain = chain
+	d.Provenance[0].Originators = []string{"GBR"}
+	d.Provenance[2].Chain = append(slices.Clone(chain), ' ')
+	if _, err := s.Receive(ctx, "c", []*tearline.Object{a, b, c}, d); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.OriginsOf(ctx, []string{a.ID, b.ID, c.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id, sender  string
+		chain       []byte
+		originators []string
+	}{
+		{a.ID, "GBR", nil, []string{"GBR"}},
+		{a.ID, "USA", chain, []string{"GBR"}},
+		{b.ID, "USA", nil, []string{"USA"}},
+		{c.ID, "USA", d.Provenance[2].Chain, []string{"USA"}},
+	} {
+		one, err := s.Origins(ctx, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, origins := range map[string][]mailbox.Origin{"Origins": one, "OriginsOf": all[tc.id]} {
+			i := slices.IndexFunc(origins, func(o mailbox.Origin) bool { return o.Sender == tc.sender })
+			if i < 0 {
+				t.Errorf("%s(%s) = %+v; want a copy from %s", name, tc.id, origins, tc.sender)
+				continue
+			}
+			o := origins[i]
+			if !bytes.Equal(o.Chain, tc.chain) || (tc.chain == nil) != (o.Chain == nil) || !slices.Equal(o.Originators, tc.originators) {
+				t.Errorf("%s(%s) from %s: chain %q, originators %v; want %q, %v", name, tc.id, tc.sender, o.Chain, o.Originators, tc.chain, tc.originators)
+			}
 		}
 	}
 }

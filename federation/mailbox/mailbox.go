@@ -131,6 +131,10 @@ type Provenance struct {
 	// (envelope.Proof.AppendBinary), which with the batch's header and
 	// signature verifies it again later.
 	Proof []byte
+	// Chain is the provenance the sender carried for the version: the
+	// hops by which it reached the sender, the source's first, as the
+	// federation package encodes them; nil when there was none.
+	Chain []byte
 }
 
 // Origin is the stored provenance of one received object version: who
@@ -146,6 +150,9 @@ type Origin struct {
 	// Header and Signature are the batch's; Proof the version's inclusion
 	// proof in it.
 	Header, Signature, Proof []byte
+	// Chain is Provenance.Chain as stored: nil for a version received
+	// from its source, or stored before chains were kept.
+	Chain []byte
 }
 
 // Delivery is one batch of a sender's outbox being applied: the objects

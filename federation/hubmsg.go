@@ -23,8 +23,10 @@ import (
 	"github.com/tearline/tearline/federation/mailbox"
 )
 
-// Messages through a hub. A recall notice or acknowledgement for a member
-// reached through a hub goes there as a hub message: the signed record,
+// Messages through a hub. A recall notice or acknowledgement, a consent
+// message, or a question for the partner's side of a batch's receipt
+// (BatchEntryRequest), for a member reached through a hub goes there as a
+// hub message: the signed record,
 // sealed with HPKE to the recipient's pinned sealing key (the hub reads
 // nothing of it), signed by the sender over the parties, the kind, the
 // message's id and the ciphertext (the message seal, which the hub checks
@@ -55,9 +57,9 @@ const (
 	HeaderMessageSeal = "Tearline-Message-Seal"
 
 	hubMessageContext = "tearline/federation/v1/hub-message"
-	// maxHubMessage bounds a sealed message: a signed record and the HPKE
-	// encapsulation and tag.
-	maxHubMessage = maxRecallRecord + 4<<10
+	// maxHubMessage bounds a sealed message: a signed record, or an answer
+	// carrying a BatchEntry, and the HPKE encapsulation and tag.
+	maxHubMessage = max(maxRecallRecord, maxBatchEntryBody) + 4<<10
 	// maxHubPending bounds the messages a hub keeps from one member to
 	// another.
 	maxHubPending = 10000
@@ -70,6 +72,9 @@ const (
 	kindRecall    = "recall"
 	kindRecallAck = "recall-ack"
 	kindAnswer    = "answer"
+	// kindBatchEntry asks for the partner's audit entry of a batch, for a
+	// receipt (receipts.go).
+	kindBatchEntry = "batch-entry"
 
 	kindConsentRequest  = "consent-request"
 	kindConsentApproval = "consent-approval"
@@ -77,7 +82,8 @@ const (
 )
 
 var relayedPaths = map[string]string{kindRecall: PathRecall, kindRecallAck: PathRecallAck,
-	kindConsentRequest: PathConsentRequest, kindConsentApproval: PathConsentApproval, kindConsentDenial: PathConsentDenial}
+	kindConsentRequest: PathConsentRequest, kindConsentApproval: PathConsentApproval, kindConsentDenial: PathConsentDenial,
+	kindBatchEntry: PathBatchEntry}
 
 // ErrMessageTampered is wrapped by the error of a hub message whose seal
 // is missing or does not verify, or that does not open.
@@ -180,10 +186,32 @@ func (n *Node) openMessage(m *mailbox.HubMessage) ([]byte, error) {
 }
 
 // relayAnswer is a recipient's answer to a message: what its handler
-// answered.
+// answered. An answer to a batch-entry question names that kind (For)
+// and carries, when found, the BatchEntry the handler answered (Entry),
+// which the asking node verifies as it would a direct link's answer.
 type relayAnswer struct {
-	Status int    `json:"status"`
-	Text   string `json:"text"`
+	Status int             `json:"status"`
+	Text   string          `json:"text"`
+	For    string          `json:"for,omitempty"`
+	Entry  json.RawMessage `json:"entry,omitempty"`
+}
+
+// parseRelayAnswer reads an answer opened from a hub message: a status,
+// and an entry only in an answer to a batch-entry question.
+func parseRelayAnswer(data []byte) (relayAnswer, error) {
+	var a relayAnswer
+	if err := decodeStrict(data, &a); err != nil {
+		return a, protocolError("not an answer: %v", err)
+	}
+	switch {
+	case a.Status < 100 || a.Status > 599:
+		return a, protocolError("answer: status %d", a.Status)
+	case a.For != "" && a.For != kindBatchEntry:
+		return a, protocolError("answer: for %q; only %q answers name their question's kind", a.For, kindBatchEntry)
+	case len(a.Entry) > 0 && (a.For != kindBatchEntry || a.Status != http.StatusOK):
+		return a, protocolError("answer: an entry in an answer that is not a batch entry found")
+	}
+	return a, nil
 }
 
 type answerKey struct{ from, id string }
@@ -378,9 +406,12 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 		return n.takeMessage(ctx, h, m)
 	}
 	if m.Kind == kindAnswer {
-		var a relayAnswer
-		if err := decodeStrict(record, &a); err != nil || a.Status < 100 || a.Status > 599 {
-			n.log.Warn("hub message refused", "hub", h.code, "from", m.Sender, "kind", m.Kind, "err", fmt.Sprintf("not an answer: %v", err))
+		if a, err := parseRelayAnswer(record); err != nil {
+			n.log.Warn("hub message refused", "hub", h.code, "from", m.Sender, "kind", m.Kind, "err", err)
+		} else if a.For == kindBatchEntry {
+			if err := n.receiptAnswered(ctx, m.Sender, m.ID, a); err != nil {
+				return err // taken next time
+			}
 		} else if consent, err := n.consentAnswered(ctx, m.Sender, m.ID, a); err != nil {
 			return err // taken next time
 		} else if !consent {
@@ -396,7 +427,10 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 		}
 		return n.takeMessage(ctx, h, m)
 	}
-	rec := &answerRecorder{header: http.Header{}}
+	rec := &answerRecorder{header: http.Header{}, limit: 4 << 10}
+	if m.Kind == kindBatchEntry {
+		rec.limit = maxBatchEntryBody + 1
+	}
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, relayedFrom{}, m.Sender), http.MethodPost, relayedPaths[m.Kind], bytes.NewReader(record))
 	if err != nil {
 		return err
@@ -406,17 +440,38 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if rec.status >= 500 {
+	// A server error is handled again next time, as the sender would
+	// retry it; but a question for a receipt is answered whatever its
+	// status (503: not in a signed checkpoint yet), since the asking node
+	// asks again every round, and a message left unanswered holds up the
+	// messages behind it.
+	if rec.status >= 500 && m.Kind != kindBatchEntry {
 		return fmt.Errorf("%s message %s from %s: %d %s", m.Kind, m.ID, m.Sender, rec.status, strings.TrimSpace(rec.body.String()))
 	}
 	if l := n.link(m.Sender); l != nil && l.hub == h.code {
 		n.linkError(ctx, l, mailbox.Receive, "")
 	}
-	text := rec.body.String()
-	if len(text) > 1024 {
-		text = text[:1024]
+	ra := relayAnswer{Status: rec.status}
+	if m.Kind == kindBatchEntry {
+		ra.For = kindBatchEntry
+		switch {
+		case rec.status != http.StatusOK:
+		case rec.body.Len() > maxBatchEntryBody || !json.Valid(rec.body.Bytes()):
+			ra.Status = http.StatusInternalServerError
+			rec.body.Reset()
+			rec.body.WriteString("the entry does not fit in an answer through the hub")
+		default:
+			ra.Entry = rec.body.Bytes()
+		}
 	}
-	answer, err := json.Marshal(relayAnswer{Status: rec.status, Text: strings.TrimSpace(text)})
+	if ra.Entry == nil {
+		text := rec.body.String()
+		if len(text) > 1024 {
+			text = strings.ToValidUTF8(text[:1024], "")
+		}
+		ra.Text = strings.TrimSpace(text)
+	}
+	answer, err := json.Marshal(ra)
 	if err != nil {
 		return err
 	}
@@ -452,11 +507,13 @@ func (n *Node) takeMessage(ctx context.Context, h hubRoute, m *mailbox.HubMessag
 // carries its sender, as authenticate reads it; only this package sets it.
 type relayedFrom struct{}
 
-// answerRecorder keeps what a handler answers a relayed message.
+// answerRecorder keeps what a handler answers a relayed message, up to
+// limit bytes.
 type answerRecorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	limit  int
 }
 
 func (r *answerRecorder) Header() http.Header { return r.header }
@@ -469,8 +526,8 @@ func (r *answerRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	if r.body.Len() < 4<<10 {
-		r.body.Write(b[:min(len(b), 4<<10-r.body.Len())])
+	if r.body.Len() < r.limit {
+		r.body.Write(b[:min(len(b), r.limit-r.body.Len())])
 	}
 	return len(b), nil
 }

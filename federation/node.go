@@ -168,6 +168,7 @@ func New(cfg Config) (*Node, error) {
 		relayMux: http.NewServeMux()}
 	n.mountRecall(n.relayMux)
 	n.mountConsent(n.relayMux)
+	n.relayMux.HandleFunc("POST "+PathBatchEntry, n.serveRelayedBatchEntry)
 	return n, nil
 }
 

@@ -30,7 +30,9 @@ func TestServeThroughHub(t *testing.T) {
 
 // TestServeThroughPostgresHub: the same with the hub's store in
 // PostgreSQL, and the members' cards at the hub naming their addresses, so
-// that the hub notifies them; GBR then recalls the object, the notice
+// that the hub notifies them; both sides of the batch relayed end with a
+// verified receipt, asked for and answered through the hub; GBR then
+// recalls the object, the notice
 // reaches USA through the hub, USA purges it and its acknowledgement comes
 // back through the hub; and the hub's database files, read once the
 // server is stopped, hold none of it in the clear. Without PostgreSQL
@@ -67,6 +69,8 @@ func TestServeThroughPostgresHub(t *testing.T) {
 // cluster's database, whose files are under clusterDir, when cluster is not
 // nil.
 func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string) {
+	defer func(d time.Duration) { checkpointInterval = d }(checkpointInterval)
+	checkpointInterval = 50 * time.Millisecond // receipts collected promptly
 	nodes := map[string]*fedNode{}
 	for _, code := range []string{"GBR", "USA", "CTHUB"} {
 		dir := filepath.Join(t.TempDir(), strings.ToLower(code))
@@ -178,11 +182,36 @@ func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string)
 		}
 	}
 	if cluster != nil {
+		// The members' cards at the hub name their endpoints: the hub
+		// notifies them, and a question and its answer cross it at once.
+		receiptsThroughHub(t, nodes["GBR"], nodes["USA"])
 		recallThroughHub(t, nodes["GBR"], gbr, usa, id)
 	}
 	hub.Close()
 	if cluster == nil {
 		noPlaintext(t, nodes["CTHUB"].dir, secrets)
+	}
+}
+
+// receiptsThroughHub: both sides of the batches relayed between the
+// members keep a verified receipt, each question for the partner's entry
+// and its answer having gone through the hub, as tearline audit receipts
+// shows.
+func receiptsThroughHub(t *testing.T, members ...*fedNode) {
+	for _, f := range members {
+		var out, errs string
+		var c int
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if out, errs, c = run(t, "", "audit", "receipts", "--dir", f.dir); c != 0 {
+				t.Fatalf("audit receipts on %s: exit %d %s", f.code, c, errs)
+			}
+			if strings.Contains(out, " 0 pending, 0 refused") || time.Now().After(deadline) {
+				break
+			}
+		}
+		if !strings.Contains(out, " 0 pending, 0 refused") || !strings.Contains(out, "verified 20") {
+			t.Errorf("audit receipts on %s: want every receipt of the batches relayed verified\n%s", f.code, out)
+		}
 	}
 }
 

@@ -24,8 +24,9 @@ import (
 )
 
 // Messages through a hub. A recall notice or acknowledgement, a consent
-// message, or a question for the partner's side of a batch's receipt
-// (BatchEntryRequest), for a member reached through a hub goes there as a
+// message, a question for the partner's side of a batch's receipt
+// (BatchEntryRequest, receipts.go), or a witness's question for the
+// partner's checkpoint and its cosignature (witness.go), for a member reached through a hub goes there as a
 // hub message: the signed record,
 // sealed with HPKE to the recipient's pinned sealing key (the hub reads
 // nothing of it), signed by the sender over the parties, the kind, the
@@ -83,7 +84,14 @@ const (
 
 var relayedPaths = map[string]string{kindRecall: PathRecall, kindRecallAck: PathRecallAck,
 	kindConsentRequest: PathConsentRequest, kindConsentApproval: PathConsentApproval, kindConsentDenial: PathConsentDenial,
-	kindBatchEntry: PathBatchEntry}
+	kindBatchEntry: PathBatchEntry, kindCheckpoint: pathRelayedCheckpoint, kindCosignature: pathRelayedCosignature}
+
+// dataAnswers are the kinds of question whose answer names its kind (For)
+// and carries what the handler answered (Body), up to the size given; the
+// handler's answer is relayed whatever its status, since the asking node
+// asks again every round and a message left unanswered would hold up the
+// messages behind it.
+var dataAnswers = map[string]int{kindBatchEntry: maxBatchEntryBody, kindCheckpoint: maxCheckpointAnswer, kindCosignature: 0}
 
 // ErrMessageTampered is wrapped by the error of a hub message whose seal
 // is missing or does not verify, or that does not open.
@@ -186,14 +194,15 @@ func (n *Node) openMessage(m *mailbox.HubMessage) ([]byte, error) {
 }
 
 // relayAnswer is a recipient's answer to a message: what its handler
-// answered. An answer to a batch-entry question names that kind (For)
-// and carries, when found, the BatchEntry the handler answered (Entry),
-// which the asking node verifies as it would a direct link's answer.
+// answered. An answer to a question of dataAnswers names its kind (For)
+// and carries, when found, the JSON the handler answered (Body): the
+// BatchEntry or CheckpointAnswer, which the asking node verifies as it
+// would a direct link's answer.
 type relayAnswer struct {
 	Status int             `json:"status"`
 	Text   string          `json:"text"`
 	For    string          `json:"for,omitempty"`
-	Entry  json.RawMessage `json:"entry,omitempty"`
+	Body   json.RawMessage `json:"body,omitempty"`
 }
 
 // parseRelayAnswer reads an answer opened from a hub message: a status,
@@ -206,12 +215,17 @@ func parseRelayAnswer(data []byte) (relayAnswer, error) {
 	switch {
 	case a.Status < 100 || a.Status > 599:
 		return a, protocolError("answer: status %d", a.Status)
-	case a.For != "" && a.For != kindBatchEntry:
-		return a, protocolError("answer: for %q; only %q answers name their question's kind", a.For, kindBatchEntry)
-	case len(a.Entry) > 0 && (a.For != kindBatchEntry || a.Status != http.StatusOK):
-		return a, protocolError("answer: an entry in an answer that is not a batch entry found")
+	case a.For != "" && !hasDataAnswer(a.For):
+		return a, protocolError("answer: for %q, which is not a question whose answer names its kind", a.For)
+	case len(a.Body) > 0 && (a.For == "" || dataAnswers[a.For] == 0 || a.Status != http.StatusOK):
+		return a, protocolError("answer: a body in an answer that carries none")
 	}
 	return a, nil
+}
+
+func hasDataAnswer(kind string) bool {
+	_, ok := dataAnswers[kind]
+	return ok
 }
 
 type answerKey struct{ from, id string }
@@ -412,6 +426,14 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 			if err := n.receiptAnswered(ctx, m.Sender, m.ID, a); err != nil {
 				return err // taken next time
 			}
+		} else if a.For == kindCheckpoint {
+			if err := n.checkpointAnswered(ctx, h, m.Sender, a); err != nil {
+				return err
+			}
+		} else if a.For == kindCosignature {
+			if a.Status/100 != 2 {
+				n.log.Warn("witness: partner refused the cosignature", "partner", m.Sender, "status", a.Status, "answer", a.Text)
+			}
 		} else if consent, err := n.consentAnswered(ctx, m.Sender, m.ID, a); err != nil {
 			return err // taken next time
 		} else if !consent {
@@ -427,10 +449,7 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 		}
 		return n.takeMessage(ctx, h, m)
 	}
-	rec := &answerRecorder{header: http.Header{}, limit: 4 << 10}
-	if m.Kind == kindBatchEntry {
-		rec.limit = maxBatchEntryBody + 1
-	}
+	rec := &answerRecorder{header: http.Header{}, limit: max(4<<10, dataAnswers[m.Kind]+1)}
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, relayedFrom{}, m.Sender), http.MethodPost, relayedPaths[m.Kind], bytes.NewReader(record))
 	if err != nil {
 		return err
@@ -441,30 +460,28 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 		rec.status = http.StatusOK
 	}
 	// A server error is handled again next time, as the sender would
-	// retry it; but a question for a receipt is answered whatever its
-	// status (503: not in a signed checkpoint yet), since the asking node
-	// asks again every round, and a message left unanswered holds up the
-	// messages behind it.
-	if rec.status >= 500 && m.Kind != kindBatchEntry {
+	// retry it; but a question of dataAnswers is answered whatever its
+	// status (503: not in a signed checkpoint yet).
+	if rec.status >= 500 && !hasDataAnswer(m.Kind) {
 		return fmt.Errorf("%s message %s from %s: %d %s", m.Kind, m.ID, m.Sender, rec.status, strings.TrimSpace(rec.body.String()))
 	}
 	if l := n.link(m.Sender); l != nil && l.hub == h.code {
 		n.linkError(ctx, l, mailbox.Receive, "")
 	}
 	ra := relayAnswer{Status: rec.status}
-	if m.Kind == kindBatchEntry {
-		ra.For = kindBatchEntry
+	if limit, ok := dataAnswers[m.Kind]; ok {
+		ra.For = m.Kind
 		switch {
-		case rec.status != http.StatusOK:
-		case rec.body.Len() > maxBatchEntryBody || !json.Valid(rec.body.Bytes()):
+		case rec.status != http.StatusOK || limit == 0:
+		case rec.body.Len() > limit || !json.Valid(rec.body.Bytes()):
 			ra.Status = http.StatusInternalServerError
 			rec.body.Reset()
-			rec.body.WriteString("the entry does not fit in an answer through the hub")
+			rec.body.WriteString("the answer does not fit in a message through the hub")
 		default:
-			ra.Entry = rec.body.Bytes()
+			ra.Body = rec.body.Bytes()
 		}
 	}
-	if ra.Entry == nil {
+	if ra.Body == nil {
 		text := rec.body.String()
 		if len(text) > 1024 {
 			text = strings.ToValidUTF8(text[:1024], "")

@@ -459,7 +459,7 @@ func (n *Node) receiptAnswered(ctx context.Context, from, id string, a relayAnsw
 			return nil
 		}
 		now := n.now()
-		got, verr := n.verifyBatchEntry(r, a.Entry, now)
+		got, verr := n.verifyBatchEntry(r, a.Body, now)
 		if verr != nil {
 			return n.refuseReceipt(ctx, r, verr, now)
 		}

@@ -9,11 +9,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/ledger"
+	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/postgres"
 	"github.com/tearline/tearline/sqlite"
 )
@@ -69,8 +72,9 @@ func TestServeThroughPostgresHub(t *testing.T) {
 // cluster's database, whose files are under clusterDir, when cluster is not
 // nil.
 func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string) {
-	defer func(d time.Duration) { checkpointInterval = d }(checkpointInterval)
+	defer func(d, w time.Duration) { checkpointInterval, witnessInterval = d, w }(checkpointInterval, witnessInterval)
 	checkpointInterval = 50 * time.Millisecond // receipts collected promptly
+	witnessInterval = 50 * time.Millisecond
 	nodes := map[string]*fedNode{}
 	for _, code := range []string{"GBR", "USA", "CTHUB"} {
 		dir := filepath.Join(t.TempDir(), strings.ToLower(code))
@@ -138,6 +142,9 @@ func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string)
 	}
 	appendConfig("GBR", "federation:\n  hubs: [CTHUB]\n  via: {USA: CTHUB}\n")
 	appendConfig("USA", "federation:\n  hubs: [CTHUB]\n  via: {GBR: CTHUB}\n")
+	if _, errs, c := run(t, "", "audit", "witness", "USA", "--dir", nodes["GBR"].dir); c == 0 || !strings.Contains(errs, "reached through hub CTHUB") {
+		t.Errorf("audit witness of a partner reached through a hub: exit %d %q; want it to say serve witnesses it through the hub", c, errs)
+	}
 	for _, code := range []string{"GBR", "USA"} {
 		if _, errs, c := run(t, "", "agreement", "add", "--dir", nodes[code].dir, "../../policy/examples/fvey.yaml"); c != 0 {
 			t.Fatalf("%s: %s", code, errs)
@@ -185,7 +192,17 @@ func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string)
 		// The members' cards at the hub name their endpoints: the hub
 		// notifies them, and a question and its answer cross it at once.
 		receiptsThroughHub(t, nodes["GBR"], nodes["USA"])
+		stores := map[string]store{"GBR": gbr, "USA": usa}
+		first := map[string]uint64{}
+		for _, p := range [][2]string{{"GBR", "USA"}, {"USA", "GBR"}} {
+			first[p[0]] = witnessedThroughHub(t, nodes[p[0]], nodes[p[1]], stores[p[1]], 0)
+		}
 		recallThroughHub(t, nodes["GBR"], gbr, usa, id)
+		// The recall grew both logs: each witness sees the other's grow,
+		// with the consistency proof that came through the hub.
+		for _, p := range [][2]string{{"GBR", "USA"}, {"USA", "GBR"}} {
+			witnessedThroughHub(t, nodes[p[0]], nodes[p[1]], stores[p[1]], first[p[0]])
+		}
 	}
 	hub.Close()
 	if cluster == nil {
@@ -213,6 +230,53 @@ func receiptsThroughHub(t *testing.T, members ...*fedNode) {
 			t.Errorf("audit receipts on %s: want every receipt of the batches relayed verified\n%s", f.code, out)
 		}
 	}
+}
+
+// witnessedThroughHub waits until witness has witnessed partner's log,
+// reached through the hub only, at a size past after, and partner keeps
+// witness's cosignature of that checkpoint; it returns the size.
+func witnessedThroughHub(t *testing.T, witness, partnerNode *fedNode, partnerStore store, after uint64) uint64 {
+	t.Helper()
+	wn, err := node.Load(witness.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pn, err := node.Load(partnerNode.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := nodeLedger(partnerStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKey := ledger.NewVerifier(logOrigin(pn), pn.SigningPublicKey)
+	cosigner := ledger.NewCosignatureVerifier("tearline/"+witness.code, wn.SigningPublicKey)
+	state := ""
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		seen, err := os.ReadFile(filepath.Join(witness.dir, "witnessed", partnerNode.code+".checkpoint"))
+		if err != nil {
+			state = err.Error()
+			continue
+		}
+		cp, names, err := ledger.OpenCosigned(seen, logKey, cosigner)
+		if err != nil || !slices.Contains(names, "tearline/"+witness.code) || cp.Size <= after {
+			state = fmt.Sprintf("%s's last witnessed checkpoint of %s: size %d, cosigned by %v, %v", witness.code, partnerNode.code, cp.Size, names, err)
+			continue
+		}
+		cps, err := st.Checkpoints(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cps {
+			got, names, err := ledger.OpenCosigned(c, logKey, cosigner)
+			if err == nil && got == cp && slices.Contains(names, "tearline/"+witness.code) {
+				return cp.Size
+			}
+		}
+		state = fmt.Sprintf("%s keeps no cosignature by %s of its checkpoint of size %d", partnerNode.code, witness.code, cp.Size)
+	}
+	t.Fatalf("%s never witnessed %s's log through the hub past size %d: %s", witness.code, partnerNode.code, after, state)
+	return 0
 }
 
 // recallThroughHub: GBR recalls id, which USA has through the hub; USA

@@ -203,6 +203,7 @@ func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string)
 		for _, p := range [][2]string{{"GBR", "USA"}, {"USA", "GBR"}} {
 			witnessedThroughHub(t, nodes[p[0]], nodes[p[1]], stores[p[1]], first[p[0]])
 		}
+		splitViewThroughHub(t, nodes["GBR"], gbr, nodes["USA"])
 	}
 	hub.Close()
 	if cluster == nil {
@@ -277,6 +278,62 @@ func witnessedThroughHub(t *testing.T, witness, partnerNode *fedNode, partnerSto
 	}
 	t.Fatalf("%s never witnessed %s's log through the hub past size %d: %s", witness.code, partnerNode.code, after, state)
 	return 0
+}
+
+// splitViewThroughHub: partner, reached through the hub only, shows
+// witness a checkpoint that cannot extend the one it showed before (the
+// last witnessed is replaced here by one of the same size and another
+// root, signed with partner's key, as a lying node would show one of its
+// partners): witness's next round through the hub is a split view, with
+// its evidence kept and an alert in witness's audit log.
+func splitViewThroughHub(t *testing.T, witness *fedNode, witnessStore store, partnerNode *fedNode) {
+	t.Helper()
+	pn, err := node.Load(partnerNode.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(witness.dir, "witnessed", partnerNode.code+".checkpoint")
+	seen, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seenCP, _, err := ledger.OpenCheckpoint(seen, ledger.NewVerifier(logOrigin(pn), pn.SigningPublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := ledger.SignCheckpoint(ledger.Checkpoint{Origin: logOrigin(pn), Size: seenCP.Size, Root: [32]byte{0xde, 0xad}}, ledger.NewSigner(logOrigin(pn), pn.SigningKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, file, string(forged))
+	st, err := nodeLedger(witnessStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		evidence, _ := filepath.Glob(filepath.Join(witness.dir, "witnessed", partnerNode.code+".splitview-*"))
+		alerted := false
+		size, err := st.Size(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range size {
+			b, err := st.Entry(context.Background(), i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev, err := ledger.DecodeEvent(b); err == nil && ev.Kind == ledger.KindAlertRaised && ev.Details["alert"] == "split-view" &&
+				slices.Equal(ev.Subjects, []string{partnerNode.code}) {
+				alerted = true
+			}
+		}
+		if len(evidence) > 0 && alerted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's split view, shown through the hub: evidence %v, alert in %s's audit log %v; want both", partnerNode.code, evidence, witness.code, alerted)
+		}
+	}
 }
 
 // recallThroughHub: GBR recalls id, which USA has through the hub; USA

@@ -26,8 +26,8 @@ import (
 // Messages through a hub. A recall notice or acknowledgement, a consent
 // message, a question for the partner's side of a batch's receipt
 // (BatchEntryRequest, receipts.go), or a witness's question for the
-// partner's checkpoint and its cosignature (witness.go), for a member reached through a hub goes there as a
-// hub message: the signed record,
+// partner's checkpoint and its cosignature (witness.go), for a member
+// reached through a hub goes there as a hub message: the signed record,
 // sealed with HPKE to the recipient's pinned sealing key (the hub reads
 // nothing of it), signed by the sender over the parties, the kind, the
 // message's id and the ciphertext (the message seal, which the hub checks
@@ -87,7 +87,8 @@ var relayedPaths = map[string]string{kindRecall: PathRecall, kindRecallAck: Path
 	kindBatchEntry: PathBatchEntry, kindCheckpoint: pathRelayedCheckpoint, kindCosignature: pathRelayedCosignature}
 
 // dataAnswers are the kinds of question whose answer names its kind (For)
-// and carries what the handler answered (Body), up to the size given; the
+// and carries what the handler answered (Body), up to the size given (0:
+// nothing but the status and text); the
 // handler's answer is relayed whatever its status, since the asking node
 // asks again every round and a message left unanswered would hold up the
 // messages behind it.
@@ -206,7 +207,8 @@ type relayAnswer struct {
 }
 
 // parseRelayAnswer reads an answer opened from a hub message: a status,
-// and an entry only in an answer to a batch-entry question.
+// and a body only in the successful answer to a question of dataAnswers
+// that carries one.
 func parseRelayAnswer(data []byte) (relayAnswer, error) {
 	var a relayAnswer
 	if err := decodeStrict(data, &a); err != nil {

@@ -231,8 +231,21 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		var last uint64
 		ns.checkpoint = func(ctx context.Context) error {
 			size, err := log.Size(ctx)
-			if err != nil || size == last {
+			if err != nil || size == 0 {
 				return err
+			}
+			if size == last {
+				// Partners, witnesses and receipts are served the
+				// checkpoint stored last; a partner's cosignature of an
+				// older one, kept after the newest, would show them the
+				// older until the log grows: the newest is signed again.
+				newest, err := latestStored(ctx, st)
+				if err != nil {
+					return err
+				}
+				if cp, err := ledger.ParseCheckpoint(checkpointBody(newest)); err == nil && cp.Size == size {
+					return nil
+				}
 			}
 			if _, err := log.Checkpoint(ctx, signer); err != nil {
 				return err
@@ -359,32 +372,24 @@ func acceptCosignature(ctx context.Context, n *node.Node, log *ledger.Log, st le
 	if err != nil || root != cp.Root {
 		return fmt.Errorf("%w: this node never signed that checkpoint", federation.ErrBadCosignature)
 	}
-	// Partners, witnesses and receipts are served the checkpoint stored
-	// last: when this one is older than that, the newest is stored again
-	// after it, or they would be shown the older until the log grows.
-	var newest []byte
+	// Kept after the newest checkpoint, an older one cosigned is what
+	// partners are served until the checkpointer signs the newest again
+	// (newNodeServer).
+	return st.AddCheckpoint(ctx, body)
+}
+
+// latestStored returns the checkpoint stored last, nil if none.
+func latestStored(ctx context.Context, st ledger.Storage) ([]byte, error) {
 	if ls, ok := st.(interface {
 		LatestCheckpoint(ctx context.Context) ([]byte, error)
 	}); ok {
-		newest, err = ls.LatestCheckpoint(ctx)
-	} else {
-		var all [][]byte
-		if all, err = st.Checkpoints(ctx); err == nil && len(all) > 0 {
-			newest = all[len(all)-1]
-		}
+		return ls.LatestCheckpoint(ctx)
 	}
-	if err != nil {
-		return err
+	all, err := st.Checkpoints(ctx)
+	if err != nil || len(all) == 0 {
+		return nil, err
 	}
-	if err := st.AddCheckpoint(ctx, body); err != nil {
-		return err
-	}
-	if newest != nil {
-		if last, err := ledger.ParseCheckpoint(checkpointBody(newest)); err == nil && last.Size > cp.Size {
-			return st.AddCheckpoint(ctx, newest)
-		}
-	}
-	return nil
+	return all[len(all)-1], nil
 }
 
 // hubWitness witnesses the logs of partners reached through a hub, whose

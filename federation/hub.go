@@ -40,10 +40,11 @@ import (
 // envelope's hash). A recipient refuses a batch whose range seal does not
 // verify with the key on the sender's pinned card, and so a hub that
 // drops, reorders, forges or alters batches is caught: it can delay the
-// exchange, never change it. Receipts are not relayed (they name
-// objects); the recipient's audit log keeps its refusals. Recall notices,
-// acknowledgements and consent messages go through the hub too, sealed
-// (hubmsg.go). The hub notifies a member whose card, as the hub pins it,
+// exchange, never change it. Receipts of refusals are not relayed (they
+// name objects); the recipient's audit log keeps its refusals. Recall
+// notices, acknowledgements, consent messages, the questions and answers
+// that make the receipts of batches (receipts.go) and the witnessing of
+// audit logs (witness.go) go through the hub too, sealed (hubmsg.go). The hub notifies a member whose card, as the hub pins it,
 // names an endpoint when a batch or a message arrives for it; members
 // also poll the hub every PollInterval.
 //

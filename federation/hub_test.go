@@ -36,7 +36,7 @@ type testHub struct {
 	srv             *http.Server
 	// mode plays a dishonest hub: 0 relays faithfully, 1 flips a byte of
 	// each envelope, 2 changes each range's withheld count, 3 flips a byte
-	// of each message.
+	// of each message, 4 of each answer to a message.
 	mode atomic.Int32
 }
 
@@ -86,7 +86,7 @@ func (h *testHub) start(t *testing.T) {
 		}
 	}
 	hub.tamperMessage = func(m *mailbox.HubMessage) {
-		if h.mode.Load() == 3 {
+		if mode := h.mode.Load(); mode == 3 || mode == 4 && m.Kind == kindAnswer {
 			m.Body = bytes.Clone(m.Body)
 			m.Body[len(m.Body)/2] ^= 1
 		}

@@ -23,7 +23,10 @@ import (
 	"github.com/tearline/tearline/federation/mailbox"
 )
 
-// Messages through a hub. A recall notice or acknowledgement for a member
+// Messages through a hub. A recall notice or acknowledgement, a consent
+// message, a question for the partner's side of a batch's receipt
+// (BatchEntryRequest, receipts.go), or a witness's question for the
+// partner's checkpoint and its cosignature (witness.go), for a member
 // reached through a hub goes there as a hub message: the signed record,
 // sealed with HPKE to the recipient's pinned sealing key (the hub reads
 // nothing of it), signed by the sender over the parties, the kind, the
@@ -55,9 +58,9 @@ const (
 	HeaderMessageSeal = "Tearline-Message-Seal"
 
 	hubMessageContext = "tearline/federation/v1/hub-message"
-	// maxHubMessage bounds a sealed message: a signed record and the HPKE
-	// encapsulation and tag.
-	maxHubMessage = maxRecallRecord + 4<<10
+	// maxHubMessage bounds a sealed message: a signed record, or an answer
+	// carrying a BatchEntry, and the HPKE encapsulation and tag.
+	maxHubMessage = max(maxRecallRecord, maxBatchEntryBody) + 4<<10
 	// maxHubPending bounds the messages a hub keeps from one member to
 	// another.
 	maxHubPending = 10000
@@ -70,6 +73,9 @@ const (
 	kindRecall    = "recall"
 	kindRecallAck = "recall-ack"
 	kindAnswer    = "answer"
+	// kindBatchEntry asks for the partner's audit entry of a batch, for a
+	// receipt (receipts.go).
+	kindBatchEntry = "batch-entry"
 
 	kindConsentRequest  = "consent-request"
 	kindConsentApproval = "consent-approval"
@@ -77,7 +83,16 @@ const (
 )
 
 var relayedPaths = map[string]string{kindRecall: PathRecall, kindRecallAck: PathRecallAck,
-	kindConsentRequest: PathConsentRequest, kindConsentApproval: PathConsentApproval, kindConsentDenial: PathConsentDenial}
+	kindConsentRequest: PathConsentRequest, kindConsentApproval: PathConsentApproval, kindConsentDenial: PathConsentDenial,
+	kindBatchEntry: PathBatchEntry, kindCheckpoint: pathRelayedCheckpoint, kindCosignature: pathRelayedCosignature}
+
+// dataAnswers are the kinds of question whose answer names its kind (For)
+// and carries what the handler answered (Body), up to the size given (0:
+// nothing but the status and text); the
+// handler's answer is relayed whatever its status, since the asking node
+// asks again every round and a message left unanswered would hold up the
+// messages behind it.
+var dataAnswers = map[string]int{kindBatchEntry: maxBatchEntryBody, kindCheckpoint: maxCheckpointAnswer, kindCosignature: 0}
 
 // ErrMessageTampered is wrapped by the error of a hub message whose seal
 // is missing or does not verify, or that does not open.
@@ -180,10 +195,39 @@ func (n *Node) openMessage(m *mailbox.HubMessage) ([]byte, error) {
 }
 
 // relayAnswer is a recipient's answer to a message: what its handler
-// answered.
+// answered. An answer to a question of dataAnswers names its kind (For)
+// and carries, when found, the JSON the handler answered (Body): the
+// BatchEntry or CheckpointAnswer, which the asking node verifies as it
+// would a direct link's answer.
 type relayAnswer struct {
-	Status int    `json:"status"`
-	Text   string `json:"text"`
+	Status int             `json:"status"`
+	Text   string          `json:"text"`
+	For    string          `json:"for,omitempty"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+// parseRelayAnswer reads an answer opened from a hub message: a status,
+// and a body only in the successful answer to a question of dataAnswers
+// that carries one.
+func parseRelayAnswer(data []byte) (relayAnswer, error) {
+	var a relayAnswer
+	if err := decodeStrict(data, &a); err != nil {
+		return a, protocolError("not an answer: %v", err)
+	}
+	switch {
+	case a.Status < 100 || a.Status > 599:
+		return a, protocolError("answer: status %d", a.Status)
+	case a.For != "" && !hasDataAnswer(a.For):
+		return a, protocolError("answer: for %q, which is not a question whose answer names its kind", a.For)
+	case len(a.Body) > 0 && (a.For == "" || dataAnswers[a.For] == 0 || a.Status != http.StatusOK):
+		return a, protocolError("answer: a body in an answer that carries none")
+	}
+	return a, nil
+}
+
+func hasDataAnswer(kind string) bool {
+	_, ok := dataAnswers[kind]
+	return ok
 }
 
 type answerKey struct{ from, id string }
@@ -378,9 +422,20 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 		return n.takeMessage(ctx, h, m)
 	}
 	if m.Kind == kindAnswer {
-		var a relayAnswer
-		if err := decodeStrict(record, &a); err != nil || a.Status < 100 || a.Status > 599 {
-			n.log.Warn("hub message refused", "hub", h.code, "from", m.Sender, "kind", m.Kind, "err", fmt.Sprintf("not an answer: %v", err))
+		if a, err := parseRelayAnswer(record); err != nil {
+			n.log.Warn("hub message refused", "hub", h.code, "from", m.Sender, "kind", m.Kind, "err", err)
+		} else if a.For == kindBatchEntry {
+			if err := n.receiptAnswered(ctx, m.Sender, m.ID, a); err != nil {
+				return err // taken next time
+			}
+		} else if a.For == kindCheckpoint {
+			if err := n.checkpointAnswered(ctx, h, m.Sender, a); err != nil {
+				return err
+			}
+		} else if a.For == kindCosignature {
+			if a.Status/100 != 2 {
+				n.log.Warn("witness: partner refused the cosignature", "partner", m.Sender, "status", a.Status, "answer", a.Text)
+			}
 		} else if consent, err := n.consentAnswered(ctx, m.Sender, m.ID, a); err != nil {
 			return err // taken next time
 		} else if !consent {
@@ -396,7 +451,7 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 		}
 		return n.takeMessage(ctx, h, m)
 	}
-	rec := &answerRecorder{header: http.Header{}}
+	rec := &answerRecorder{header: http.Header{}, limit: max(4<<10, dataAnswers[m.Kind]+1)}
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, relayedFrom{}, m.Sender), http.MethodPost, relayedPaths[m.Kind], bytes.NewReader(record))
 	if err != nil {
 		return err
@@ -406,17 +461,36 @@ func (n *Node) handleMessage(ctx context.Context, h hubRoute, m *mailbox.HubMess
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if rec.status >= 500 {
+	// A server error is handled again next time, as the sender would
+	// retry it; but a question of dataAnswers is answered whatever its
+	// status (503: not in a signed checkpoint yet).
+	if rec.status >= 500 && !hasDataAnswer(m.Kind) {
 		return fmt.Errorf("%s message %s from %s: %d %s", m.Kind, m.ID, m.Sender, rec.status, strings.TrimSpace(rec.body.String()))
 	}
 	if l := n.link(m.Sender); l != nil && l.hub == h.code {
 		n.linkError(ctx, l, mailbox.Receive, "")
 	}
-	text := rec.body.String()
-	if len(text) > 1024 {
-		text = text[:1024]
+	ra := relayAnswer{Status: rec.status}
+	if limit, ok := dataAnswers[m.Kind]; ok {
+		ra.For = m.Kind
+		switch {
+		case rec.status != http.StatusOK || limit == 0:
+		case rec.body.Len() > limit || !json.Valid(rec.body.Bytes()):
+			ra.Status = http.StatusInternalServerError
+			rec.body.Reset()
+			rec.body.WriteString("the answer does not fit in a message through the hub")
+		default:
+			ra.Body = rec.body.Bytes()
+		}
 	}
-	answer, err := json.Marshal(relayAnswer{Status: rec.status, Text: strings.TrimSpace(text)})
+	if ra.Body == nil {
+		text := rec.body.String()
+		if len(text) > 1024 {
+			text = strings.ToValidUTF8(text[:1024], "")
+		}
+		ra.Text = strings.TrimSpace(text)
+	}
+	answer, err := json.Marshal(ra)
 	if err != nil {
 		return err
 	}
@@ -452,11 +526,13 @@ func (n *Node) takeMessage(ctx context.Context, h hubRoute, m *mailbox.HubMessag
 // carries its sender, as authenticate reads it; only this package sets it.
 type relayedFrom struct{}
 
-// answerRecorder keeps what a handler answers a relayed message.
+// answerRecorder keeps what a handler answers a relayed message, up to
+// limit bytes.
 type answerRecorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	limit  int
 }
 
 func (r *answerRecorder) Header() http.Header { return r.header }
@@ -469,8 +545,8 @@ func (r *answerRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	if r.body.Len() < 4<<10 {
-		r.body.Write(b[:min(len(b), 4<<10-r.body.Len())])
+	if r.body.Len() < r.limit {
+		r.body.Write(b[:min(len(b), r.limit-r.body.Len())])
 	}
 	return len(b), nil
 }

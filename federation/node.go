@@ -78,6 +78,10 @@ type Config struct {
 	// ReceiptInterval is how often the partners' sides of pending
 	// receipts are fetched [10 s].
 	ReceiptInterval time.Duration
+	// Witness, if set, witnesses the checkpoints of partners reached
+	// through a hub when they come back (AskCheckpoint), and keeps their
+	// cosignatures of this node's checkpoints (witness.go).
+	Witness Witnessing
 
 	// Now and Rand, if set, replace the clock and crypto/rand.
 	Now  func() time.Time
@@ -168,6 +172,9 @@ func New(cfg Config) (*Node, error) {
 		relayMux: http.NewServeMux()}
 	n.mountRecall(n.relayMux)
 	n.mountConsent(n.relayMux)
+	n.relayMux.HandleFunc("POST "+PathBatchEntry, n.serveRelayedBatchEntry)
+	n.relayMux.HandleFunc("POST "+pathRelayedCheckpoint, n.serveRelayedCheckpoint)
+	n.relayMux.HandleFunc("POST "+pathRelayedCosignature, n.serveRelayedCosignature)
 	return n, nil
 }
 

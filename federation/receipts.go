@@ -31,6 +31,13 @@ import (
 // that the entry records that very batch between the two (kind, parties,
 // range), and keeps it all. An answer that does not verify is an alert in
 // the audit log and is kept as the receipt's failure.
+//
+// A partner reached only through a hub is asked the same question as a
+// hub message (BatchEntryRequest, kind "batch-entry"), sealed to it and
+// signed end to end like every hub message; it answers, through the hub,
+// what GET PathBatchEntry would have answered, sealed and signed too. The
+// hub reads neither and cannot alter either unseen; the answer is then
+// verified, kept or refused exactly as a direct link's is.
 
 // PathBatchEntry serves a node's audit entry of a batch with the caller:
 //
@@ -87,6 +94,38 @@ func ParseBatchEntry(data []byte) (BatchEntry, [][]byte, error) {
 	return e, proof, nil
 }
 
+// BatchEntryRequest is the question of GET PathBatchEntry as a hub
+// message carries it (kind "batch-entry"), to a partner reached only
+// through a hub: the answering node's role in the batch and the batch's
+// last sequence number. The partner answers, through the hub, with the
+// status a direct link would get and, when found, the BatchEntry.
+type BatchEntryRequest struct {
+	Role    mailbox.Role `json:"role"`
+	Through uint64       `json:"through"`
+}
+
+// maxBatchEntryRequest bounds a BatchEntryRequest.
+const maxBatchEntryRequest = 256
+
+// Marshal encodes the request; the same request always encodes to the
+// same bytes, so that asking again is the same hub message.
+func (q BatchEntryRequest) Marshal() ([]byte, error) { return json.Marshal(q) }
+
+// ParseBatchEntryRequest reads a BatchEntryRequest.
+func ParseBatchEntryRequest(data []byte) (BatchEntryRequest, error) {
+	var q BatchEntryRequest
+	if len(data) > maxBatchEntryRequest {
+		return q, protocolError("batch entry request of %d bytes; the limit is %d", len(data), maxBatchEntryRequest)
+	}
+	if err := decodeStrict(data, &q); err != nil {
+		return q, protocolError("batch entry request: %v", err)
+	}
+	if !q.Role.Valid() || q.Through == 0 || q.Through > 1<<63-1 {
+		return q, protocolError("batch entry request: give role (sender or recipient) and through (a batch's last sequence number, from 1)")
+	}
+	return q, nil
+}
+
 // checkpointSource is a ledger.Storage that reads its newest checkpoint
 // without reading all of them.
 type checkpointSource interface {
@@ -139,7 +178,37 @@ func (n *Node) serveBatchEntry(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "give role (sender or recipient) and through (a batch's last sequence number), and nothing else", http.StatusBadRequest)
 		return
 	}
-	var rc mailbox.BatchReceipt
+	n.answerBatchEntry(w, r, code, role, through)
+}
+
+// serveRelayedBatchEntry answers a BatchEntryRequest taken from a hub
+// (hubmsg.go): the question of GET PathBatchEntry from a partner reached
+// through the hub, answered as that handler answers it.
+func (n *Node) serveRelayedBatchEntry(w http.ResponseWriter, r *http.Request) {
+	code, ok := n.authenticate(w, r)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBatchEntryRequest+1))
+	if err != nil {
+		http.Error(w, "unreadable body", http.StatusBadRequest)
+		return
+	}
+	q, err := ParseBatchEntryRequest(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	n.answerBatchEntry(w, r, code, q.Role, q.Through)
+}
+
+// answerBatchEntry answers partner code's question for this node's entry,
+// in role, of the batch through `through` between them.
+func (n *Node) answerBatchEntry(w http.ResponseWriter, r *http.Request, code string, role mailbox.Role, through uint64) {
+	var (
+		rc  mailbox.BatchReceipt
+		err error
+	)
 	if role == mailbox.RoleSender {
 		rc, err = n.cfg.Store.Receipt(r.Context(), code, role, through)
 	} else {
@@ -300,16 +369,28 @@ const maxReceiptsPerRound = 1000
 // entry, is asked again next time; an answer that does not verify is
 // raised as an alert in the audit log and kept as the receipt's failure.
 // It returns how many receipts were verified and failed.
+//
+// A partner reached only through a hub is asked through the hub: the
+// question is left there as a hub message (askThroughHub), and the
+// partner's answer, which comes back through the hub, is verified and
+// kept (or refused, with the same alert) as it is taken from the hub
+// (receiptAnswered); those are not counted here.
 func (n *Node) CollectReceipts(ctx context.Context) (verified, failed int, err error) {
 	n.mu.Lock()
-	var links []*link
+	var links, relayed []*link
 	for _, l := range n.links {
-		// Through a hub, the partner's log is not served to this node.
 		if l.hub == "" {
 			links = append(links, l)
+		} else {
+			relayed = append(relayed, l)
 		}
 	}
 	n.mu.Unlock()
+	for _, l := range relayed {
+		if err := n.askThroughHub(ctx, l); err != nil {
+			return 0, 0, err
+		}
+	}
 	for _, l := range links {
 		v, f, err := n.collectReceipts(ctx, l)
 		verified, failed = verified+v, failed+f
@@ -318,6 +399,74 @@ func (n *Node) CollectReceipts(ctx context.Context) (verified, failed int, err e
 		}
 	}
 	return verified, failed, nil
+}
+
+// askThroughHub leaves at the link's hub, for its partner, the question
+// of every pending receipt with it, sealed and signed as every hub message
+// is. Asked again each round until answered, a question still held by the
+// hub is kept there once.
+func (n *Node) askThroughHub(ctx context.Context, l *link) error {
+	pending, err := n.cfg.Store.Receipts(ctx, mailbox.ReceiptQuery{Partner: l.code, Pending: true, Limit: maxReceiptsPerRound})
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		record, err := BatchEntryRequest{Role: r.Role.Other(), Through: r.Through}.Marshal()
+		if err != nil {
+			return err
+		}
+		m, err := n.sealMessage(l.code, kindBatchEntry, messageID(kindBatchEntry, record), record)
+		if err != nil {
+			n.log.Warn("receipt: question through the hub", "partner", l.code, "hub", l.hub, "err", err)
+			return nil
+		}
+		if err := n.postMessage(ctx, l.client, l.endpoint, l.hub, m); err != nil {
+			n.log.Warn("receipt: hub unreachable", "partner", l.code, "hub", l.hub, "err", err)
+			return nil
+		}
+	}
+	return nil
+}
+
+// receiptAnswered handles partner from's answer, taken from a hub, to the
+// question id of askThroughHub: verified as a direct link's answer is, and
+// kept; refused, with the alert, when it does not verify; nothing when the
+// partner has no entry in a signed checkpoint yet (asked again next round)
+// or the receipt is no longer pending (an answer that came twice).
+func (n *Node) receiptAnswered(ctx context.Context, from, id string, a relayAnswer) error {
+	pending, err := n.cfg.Store.Receipts(ctx, mailbox.ReceiptQuery{Partner: from, Pending: true, Limit: maxReceiptsPerRound})
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		record, err := BatchEntryRequest{Role: r.Role.Other(), Through: r.Through}.Marshal()
+		if err != nil {
+			return err
+		}
+		if messageID(kindBatchEntry, record) != id {
+			continue
+		}
+		switch {
+		case a.Status == http.StatusNotFound || a.Status == http.StatusServiceUnavailable:
+			n.log.Debug("receipt not available yet", "partner", from, "role", r.Role, "through", r.Through, "answer", a.Text)
+			return nil
+		case a.Status != http.StatusOK:
+			n.log.Warn("receipt: partner's answer through its hub", "partner", from, "through", r.Through,
+				"status", a.Status, "answer", a.Text)
+			return nil
+		}
+		now := n.now()
+		got, verr := n.verifyBatchEntry(r, a.Body, now)
+		if verr != nil {
+			return n.refuseReceipt(ctx, r, verr, now)
+		}
+		return n.cfg.Store.SetReceipt(ctx, &got)
+	}
+	n.log.Debug("receipt: answer to no pending question", "partner", from, "id", id)
+	return nil
 }
 
 // collectReceipts collects the pending receipts of one partner, so that

@@ -9,11 +9,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/ledger"
+	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/postgres"
 	"github.com/tearline/tearline/sqlite"
 )
@@ -30,7 +33,9 @@ func TestServeThroughHub(t *testing.T) {
 
 // TestServeThroughPostgresHub: the same with the hub's store in
 // PostgreSQL, and the members' cards at the hub naming their addresses, so
-// that the hub notifies them; GBR then recalls the object, the notice
+// that the hub notifies them; both sides of the batch relayed end with a
+// verified receipt, asked for and answered through the hub; GBR then
+// recalls the object, the notice
 // reaches USA through the hub, USA purges it and its acknowledgement comes
 // back through the hub; and the hub's database files, read once the
 // server is stopped, hold none of it in the clear. Without PostgreSQL
@@ -67,6 +72,9 @@ func TestServeThroughPostgresHub(t *testing.T) {
 // cluster's database, whose files are under clusterDir, when cluster is not
 // nil.
 func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string) {
+	defer func(d, w time.Duration) { checkpointInterval, witnessInterval = d, w }(checkpointInterval, witnessInterval)
+	checkpointInterval = 50 * time.Millisecond // receipts collected promptly
+	witnessInterval = 50 * time.Millisecond
 	nodes := map[string]*fedNode{}
 	for _, code := range []string{"GBR", "USA", "CTHUB"} {
 		dir := filepath.Join(t.TempDir(), strings.ToLower(code))
@@ -134,6 +142,9 @@ func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string)
 	}
 	appendConfig("GBR", "federation:\n  hubs: [CTHUB]\n  via: {USA: CTHUB}\n")
 	appendConfig("USA", "federation:\n  hubs: [CTHUB]\n  via: {GBR: CTHUB}\n")
+	if _, errs, c := run(t, "", "audit", "witness", "USA", "--dir", nodes["GBR"].dir); c == 0 || !strings.Contains(errs, "reached through hub CTHUB") {
+		t.Errorf("audit witness of a partner reached through a hub: exit %d %q; want it to say serve witnesses it through the hub", c, errs)
+	}
 	for _, code := range []string{"GBR", "USA"} {
 		if _, errs, c := run(t, "", "agreement", "add", "--dir", nodes[code].dir, "../../policy/examples/fvey.yaml"); c != 0 {
 			t.Fatalf("%s: %s", code, errs)
@@ -178,11 +189,163 @@ func serveThroughHub(t *testing.T, cluster *postgres.Cluster, clusterDir string)
 		}
 	}
 	if cluster != nil {
+		// The members' cards at the hub name their endpoints: the hub
+		// notifies them, and a question and its answer cross it at once.
+		receiptsThroughHub(t, nodes["GBR"], nodes["USA"])
+		stores := map[string]store{"GBR": gbr, "USA": usa}
+		first := map[string]uint64{}
+		for _, p := range [][2]string{{"GBR", "USA"}, {"USA", "GBR"}} {
+			first[p[0]] = witnessedThroughHub(t, nodes[p[0]], nodes[p[1]], stores[p[1]], 0)
+		}
 		recallThroughHub(t, nodes["GBR"], gbr, usa, id)
+		// The recall grew both logs: each witness sees the other's grow,
+		// with the consistency proof that came through the hub.
+		for _, p := range [][2]string{{"GBR", "USA"}, {"USA", "GBR"}} {
+			witnessedThroughHub(t, nodes[p[0]], nodes[p[1]], stores[p[1]], first[p[0]])
+		}
+		splitViewThroughHub(t, nodes["GBR"], gbr, nodes["USA"])
 	}
 	hub.Close()
 	if cluster == nil {
 		noPlaintext(t, nodes["CTHUB"].dir, secrets)
+	}
+}
+
+// receiptsThroughHub: both sides of the batches relayed between the
+// members keep a verified receipt, each question for the partner's entry
+// and its answer having gone through the hub, as tearline audit receipts
+// shows.
+func receiptsThroughHub(t *testing.T, members ...*fedNode) {
+	for _, f := range members {
+		var out, errs string
+		var c int
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if out, errs, c = run(t, "", "audit", "receipts", "--dir", f.dir); c != 0 {
+				t.Fatalf("audit receipts on %s: exit %d %s", f.code, c, errs)
+			}
+			if strings.Contains(out, " 0 pending, 0 refused") || time.Now().After(deadline) {
+				break
+			}
+		}
+		if !strings.Contains(out, " 0 pending, 0 refused") || !strings.Contains(out, "verified 20") {
+			t.Errorf("audit receipts on %s: want every receipt of the batches relayed verified\n%s", f.code, out)
+		}
+	}
+}
+
+// witnessedThroughHub waits until witness has witnessed partner's log,
+// reached through the hub only, at a size past after, and partner keeps
+// witness's cosignature of that checkpoint; it returns the size.
+func witnessedThroughHub(t *testing.T, witness, partnerNode *fedNode, partnerStore store, after uint64) uint64 {
+	t.Helper()
+	wn, err := node.Load(witness.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pn, err := node.Load(partnerNode.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := nodeLedger(partnerStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKey := ledger.NewVerifier(logOrigin(pn), pn.SigningPublicKey)
+	cosigner := ledger.NewCosignatureVerifier("tearline/"+witness.code, wn.SigningPublicKey)
+	state := ""
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		seen, err := os.ReadFile(filepath.Join(witness.dir, "witnessed", partnerNode.code+".checkpoint"))
+		if err != nil {
+			state = err.Error()
+			continue
+		}
+		cp, names, err := ledger.OpenCosigned(seen, logKey, cosigner)
+		if err != nil || !slices.Contains(names, "tearline/"+witness.code) || cp.Size <= after {
+			state = fmt.Sprintf("%s's last witnessed checkpoint of %s: size %d, cosigned by %v, %v", witness.code, partnerNode.code, cp.Size, names, err)
+			continue
+		}
+		cps, err := st.Checkpoints(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cps {
+			got, names, err := ledger.OpenCosigned(c, logKey, cosigner)
+			if err == nil && got == cp && slices.Contains(names, "tearline/"+witness.code) {
+				return cp.Size
+			}
+		}
+		state = fmt.Sprintf("%s keeps no cosignature by %s of its checkpoint of size %d", partnerNode.code, witness.code, cp.Size)
+	}
+	t.Fatalf("%s never witnessed %s's log through the hub past size %d: %s", witness.code, partnerNode.code, after, state)
+	return 0
+}
+
+// splitViewThroughHub: partner, reached through the hub only, shows
+// witness a checkpoint that cannot extend the one it showed before (the
+// last witnessed is replaced here by one of the same size and another
+// root, signed with partner's key, as a lying node would show one of its
+// partners): witness's next round through the hub is a split view, with
+// its evidence kept and an alert in witness's audit log.
+func splitViewThroughHub(t *testing.T, witness *fedNode, witnessStore store, partnerNode *fedNode) {
+	t.Helper()
+	pn, err := node.Load(partnerNode.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(witness.dir, "witnessed", partnerNode.code+".checkpoint")
+	logKey := ledger.NewVerifier(logOrigin(pn), pn.SigningPublicKey)
+	// The witness rewrites the file after each round: a round under way
+	// as it is forged may put back the true checkpoint, and then it is
+	// forged again.
+	var forged []byte
+	forge := func() {
+		seen, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(seen, forged) {
+			return
+		}
+		seenCP, _, err := ledger.OpenCheckpoint(seen, logKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, err = ledger.SignCheckpoint(ledger.Checkpoint{Origin: logOrigin(pn), Size: seenCP.Size, Root: [32]byte{0xde, 0xad}}, ledger.NewSigner(logOrigin(pn), pn.SigningKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, file, string(forged))
+	}
+	st, err := nodeLedger(witnessStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		evidence, _ := filepath.Glob(filepath.Join(witness.dir, "witnessed", partnerNode.code+".splitview-*"))
+		if len(evidence) == 0 {
+			forge()
+		}
+		alerted := false
+		size, err := st.Size(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range size {
+			b, err := st.Entry(context.Background(), i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev, err := ledger.DecodeEvent(b); err == nil && ev.Kind == ledger.KindAlertRaised && ev.Details["alert"] == "split-view" &&
+				slices.Equal(ev.Subjects, []string{partnerNode.code}) {
+				alerted = true
+			}
+		}
+		if len(evidence) > 0 && alerted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's split view, shown through the hub: evidence %v, alert in %s's audit log %v; want both", partnerNode.code, evidence, witness.code, alerted)
+		}
 	}
 }
 

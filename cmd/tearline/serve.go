@@ -231,8 +231,21 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		var last uint64
 		ns.checkpoint = func(ctx context.Context) error {
 			size, err := log.Size(ctx)
-			if err != nil || size == last {
+			if err != nil || size == 0 {
 				return err
+			}
+			if size == last {
+				// Partners, witnesses and receipts are served the
+				// checkpoint stored last; a partner's cosignature of an
+				// older one, kept after the newest, would show them the
+				// older until the log grows: the newest is signed again.
+				newest, err := latestStored(ctx, st)
+				if err != nil {
+					return err
+				}
+				if cp, err := ledger.ParseCheckpoint(checkpointBody(newest)); err == nil && cp.Size == size {
+					return nil
+				}
 			}
 			if _, err := log.Checkpoint(ctx, signer); err != nil {
 				return err
@@ -316,8 +329,6 @@ func mountLedger(mux *http.ServeMux, log *ledger.Log, st ledger.Storage, auth tl
 // node's checkpoints and keeps the cosigned checkpoint: proof that the
 // partner saw, and accepted, this history.
 func mountCosignatures(mux *http.ServeMux, n *node.Node, log *ledger.Log, st ledger.Storage, auth tlsPartners, logger *slog.Logger) {
-	pins := partner.NewStore(n.Dir, n.Config.Node.Partner)
-	own := ledger.NewVerifier(logOrigin(n), n.SigningPublicKey)
 	mux.HandleFunc("POST /ledger/cosignature", func(w http.ResponseWriter, r *http.Request) {
 		p, err := auth.Authenticate(r)
 		if err != nil {
@@ -329,29 +340,107 @@ func mountCosignatures(mux *http.ServeMux, n *node.Node, log *ledger.Log, st led
 			http.Error(w, "unreadable body", http.StatusBadRequest)
 			return
 		}
-		pinned, err := pins.Get(p.ID)
-		if err != nil {
-			http.Error(w, "not a pinned partner", http.StatusUnauthorized)
-			return
-		}
-		witness := ledger.NewCosignatureVerifier("tearline/"+p.ID, ed25519.PublicKey(pinned.Card.SigningKey.Public))
-		cp, names, err := ledger.OpenCosigned(body, own, witness)
-		if err != nil || !slices.Contains(names, "tearline/"+p.ID) {
-			http.Error(w, "not a checkpoint of this node cosigned by you", http.StatusBadRequest)
-			return
-		}
-		root, err := log.Root(r.Context(), cp.Size)
-		if err != nil || root != cp.Root {
-			http.Error(w, "this node never signed that checkpoint", http.StatusBadRequest)
-			return
-		}
-		if err := st.AddCheckpoint(r.Context(), body); err != nil {
+		err = acceptCosignature(r.Context(), n, log, st, p.ID, body)
+		switch {
+		case errors.Is(err, federation.ErrBadCosignature):
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case err != nil:
 			logger.Error("keep cosignature", "partner", p.ID, "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
+		default:
+			w.WriteHeader(http.StatusNoContent)
 		}
-		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// acceptCosignature keeps partner code's cosignature of one of this node's
+// checkpoints; one that is not (another log's, not cosigned by code, or a
+// root this node never had) is an error wrapping
+// federation.ErrBadCosignature.
+func acceptCosignature(ctx context.Context, n *node.Node, log *ledger.Log, st ledger.Storage, code string, body []byte) error {
+	pinned, err := partner.NewStore(n.Dir, n.Config.Node.Partner).Get(code)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not a pinned partner", federation.ErrBadCosignature, code)
+	}
+	own := ledger.NewVerifier(logOrigin(n), n.SigningPublicKey)
+	witness := ledger.NewCosignatureVerifier("tearline/"+code, ed25519.PublicKey(pinned.Card.SigningKey.Public))
+	cp, names, err := ledger.OpenCosigned(body, own, witness)
+	if err != nil || !slices.Contains(names, "tearline/"+code) {
+		return fmt.Errorf("%w: not a checkpoint of this node cosigned by you", federation.ErrBadCosignature)
+	}
+	root, err := log.Root(ctx, cp.Size)
+	if err != nil || root != cp.Root {
+		return fmt.Errorf("%w: this node never signed that checkpoint", federation.ErrBadCosignature)
+	}
+	// Kept after the newest checkpoint, an older one cosigned is what
+	// partners are served until the checkpointer signs the newest again
+	// (newNodeServer).
+	return st.AddCheckpoint(ctx, body)
+}
+
+// latestStored returns the checkpoint stored last, nil if none.
+func latestStored(ctx context.Context, st ledger.Storage) ([]byte, error) {
+	if ls, ok := st.(interface {
+		LatestCheckpoint(ctx context.Context) ([]byte, error)
+	}); ok {
+		return ls.LatestCheckpoint(ctx)
+	}
+	all, err := st.Checkpoints(ctx)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return all[len(all)-1], nil
+}
+
+// hubWitness witnesses the logs of partners reached through a hub, whose
+// checkpoints come back through it (federation.Node.AskCheckpoint), and
+// keeps their cosignatures of this node's checkpoints, as witnessOnce and
+// the /ledger/cosignature handler do over a direct link.
+type hubWitness struct {
+	n      *node.Node
+	log    *ledger.Log
+	st     ledger.Storage
+	logger *slog.Logger
+}
+
+var _ federation.Witnessing = (*hubWitness)(nil)
+
+// Witness implements federation.Witnessing.
+func (w *hubWitness) Witness(ctx context.Context, code string, from uint64, signed []byte, proof [][]byte) ([]byte, error) {
+	pinned, err := partner.NewStore(w.n.Dir, w.n.Config.Node.Partner).Get(code)
+	if err != nil {
+		return nil, err
+	}
+	logKey := partnerLogKey(pinned)
+	prev, size, err := readWitnessed(w.n, code, logKey)
+	if err != nil {
+		return nil, err
+	}
+	if size != from {
+		return nil, fmt.Errorf("%w: proof from size %d, and the last checkpoint of %s witnessed has %d", federation.ErrStaleCheckpoint, from, code, size)
+	}
+	cosigned, err := keepWitnessed(w.n, code, logKey, signed, prev, proof)
+	var sv *splitViewError
+	if errors.As(err, &sv) {
+		w.logger.Error("ALERT split view", "alert", "split-view", "partner", sv.partner, "evidence", sv.evidence, "err", sv.err)
+		if sv.new {
+			var rerr error
+			for try := 0; try < 5; try++ {
+				if _, rerr = w.log.Append(ctx, splitViewEvent(w.n, sv)); !errors.Is(rerr, ledger.ErrConflict) {
+					break
+				}
+			}
+			if rerr != nil {
+				return nil, errors.Join(err, fmt.Errorf("audit log: split view alert: %w", rerr))
+			}
+		}
+	}
+	return cosigned, err
+}
+
+// Cosigned implements federation.Witnessing.
+func (w *hubWitness) Cosigned(ctx context.Context, code string, cosigned []byte) error {
+	return acceptCosignature(ctx, w.n, w.log, w.st, code, cosigned)
 }
 
 type badRequest struct{ msg string }
@@ -384,8 +473,18 @@ func (ns *nodeServer) witnesses(ctx context.Context) {
 			ns.logger.Error("witness: pinned partners", "err", err)
 			continue
 		}
+		routes, _ := federation.HubRoutes(pinned, ns.node.Config.Node.Partner, ns.node.Config.Federation.Hubs, ns.node.Config.Federation.Via)
 		for _, p := range pinned {
-			if len(p.Card.Endpoints) == 0 || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			if routes[p.Card.Partner] != "" {
+				// Asked through the hub; the answer is witnessed when it
+				// comes back (hubWitness).
+				ns.askThroughHub(ctx, p)
+				continue
+			}
+			if len(p.Card.Endpoints) == 0 {
 				continue
 			}
 			size, err := witnessOnce(ns.node, p.Card.Partner, "")
@@ -406,6 +505,21 @@ func (ns *nodeServer) witnesses(ctx context.Context) {
 				ns.logger.Debug("witnessed", "partner", p.Card.Partner, "size", size)
 			}
 		}
+	}
+}
+
+// askThroughHub asks partner p, reached through a hub, for its newest
+// checkpoint and the proof that it extends the last one witnessed.
+func (ns *nodeServer) askThroughHub(ctx context.Context, p *partner.Pinned) {
+	if ns.federation == nil {
+		return
+	}
+	_, size, err := readWitnessed(ns.node, p.Card.Partner, partnerLogKey(p))
+	if err == nil {
+		_, err = ns.federation.AskCheckpoint(ctx, p.Card.Partner, size)
+	}
+	if err != nil {
+		ns.logger.Error("witness", "partner", p.Card.Partner, "err", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/federation"
 	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 )
@@ -55,6 +56,7 @@ func newFederation(mux *http.ServeMux, n *node.Node, s store, rel *releasing, pi
 		ReceiptInterval: 2 * checkpointInterval,
 		// Zero keeps the federation's default.
 		PollInterval: n.Config.Federation.Poll(),
+		Witness:      &hubWitness{n: n, log: ledger.New(st), st: st, logger: logger},
 	})
 	if err != nil {
 		return nil, nil, err

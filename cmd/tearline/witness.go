@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
+	"github.com/tearline/tearline/federation"
 	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
@@ -32,13 +34,20 @@ signing key on its pinned card, and check that it extends the last
 checkpoint of that partner this node witnessed (a consistency proof fetched
 from the partner). A consistent checkpoint is cosigned with this node's key
 and kept as the new last seen. Two checkpoints that cannot both be true are
-a split view: both are kept as evidence in witnessed/, and the command fails.`,
+a split view: both are kept as evidence in witnessed/, and the command fails.
+A partner reached only through a hub is witnessed by tearline serve, its
+checkpoint asked for and its cosignature given back through the hub.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code := strings.ToUpper(args[0])
 			n, err := e.loadNode(dir)
 			if err != nil {
 				return err
+			}
+			if hub, err := hubOf(n, code); err != nil {
+				return err
+			} else if hub != "" && endpoint == "" {
+				return usageError{fmt.Errorf("%s is reached through hub %s: tearline serve witnesses its log through the hub; give --endpoint https://HOST:PORT to witness it directly", code, hub)}
 			}
 			size, err := witnessOnce(n, code, endpoint)
 			var sv *splitViewError
@@ -78,8 +87,7 @@ func witnessOnce(n *node.Node, code, endpoint string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	origin := "tearline/" + code
-	logKey := ledger.NewVerifier(origin, ed25519.PublicKey(pinned.Card.SigningKey.Public))
+	logKey := partnerLogKey(pinned)
 	signed, err := fetch(client, endpoint+"/ledger/checkpoint")
 	if err != nil {
 		return 0, err
@@ -88,64 +96,30 @@ func witnessOnce(n *node.Node, code, endpoint string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s's checkpoint: %w", code, err)
 	}
-	seenFile := filepath.Join(n.Dir, "witnessed", code+".checkpoint")
-	prev, err := os.ReadFile(seenFile)
-	if errors.Is(err, os.ErrNotExist) {
-		prev = nil
-	} else if err != nil {
+	prev, prevSize, err := readWitnessed(n, code, logKey)
+	if err != nil {
 		return 0, err
 	}
 	var proof [][]byte
-	if prev != nil {
-		p, _, err := ledger.OpenCheckpoint(prev, logKey)
+	if prevSize > 0 && prevSize < cp.Size {
+		body, err := fetch(client, fmt.Sprintf("%s/ledger/proof/consistency?from=%d&to=%d", endpoint, prevSize, cp.Size))
 		if err != nil {
-			return 0, fmt.Errorf("the checkpoint of %s seen before (%s): %w", code, seenFile, err)
+			return 0, err
 		}
-		if p.Size > 0 && p.Size < cp.Size {
-			body, err := fetch(client, fmt.Sprintf("%s/ledger/proof/consistency?from=%d&to=%d", endpoint, p.Size, cp.Size))
+		var hexes []string
+		if err := json.Unmarshal(body, &hexes); err != nil {
+			return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
+		}
+		for _, h := range hexes {
+			b, err := hex.DecodeString(h)
 			if err != nil {
-				return 0, err
-			}
-			var hexes []string
-			if err := json.Unmarshal(body, &hexes); err != nil {
 				return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
 			}
-			for _, h := range hexes {
-				b, err := hex.DecodeString(h)
-				if err != nil {
-					return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
-				}
-				proof = append(proof, b)
-			}
+			proof = append(proof, b)
 		}
 	}
-	w := ledger.Witness{Log: logKey, Signer: ledger.NewCosigner("tearline/"+n.Config.Node.Partner, n.SigningKey, time.Now)}
-	cosigned, err := w.Cosign(signed, prev, proof)
-	var split *ledger.SplitView
-	if errors.As(err, &split) {
-		// The evidence is named by its content: the same fork seen again
-		// is the same file, and raises no new alert.
-		pair := append(append(append([]byte{}, prev...), "\n\n"...), signed...)
-		sum := sha256.Sum256(pair)
-		evidence := filepath.Join(n.Dir, "witnessed", fmt.Sprintf("%s.splitview-%x", code, sum[:8]))
-		_, statErr := os.Stat(evidence)
-		if errors.Is(statErr, os.ErrNotExist) {
-			if werr := os.WriteFile(evidence, pair, 0o600); werr != nil {
-				return 0, fmt.Errorf("SPLIT VIEW of %s, and its evidence could not be kept in %s: %w", code, evidence, werr)
-			}
-		}
-		return 0, &splitViewError{partner: code, evidence: evidence, new: statErr != nil, err: err}
-	}
+	cosigned, err := keepWitnessed(n, code, logKey, signed, prev, proof)
 	if err != nil {
-		return 0, fmt.Errorf("witness %s: %w", code, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(seenFile), 0o700); err != nil {
-		return 0, err
-	}
-	if err := os.WriteFile(seenFile+".tmp", cosigned, 0o600); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(seenFile+".tmp", seenFile); err != nil {
 		return 0, err
 	}
 	// Give the cosignature back: the partner keeps it as proof that its
@@ -159,6 +133,85 @@ func witnessOnce(n *node.Node, code, endpoint string) (uint64, error) {
 		return cp.Size, fmt.Errorf("return the cosignature to %s: %s", code, resp.Status)
 	}
 	return cp.Size, nil
+}
+
+// hubOf returns the hub through which the node reaches partner code, or
+// "" when it reaches it directly.
+func hubOf(n *node.Node, code string) (string, error) {
+	pinned, err := partner.NewStore(n.Dir, n.Config.Node.Partner).List()
+	if err != nil {
+		return "", err
+	}
+	routes, _ := federation.HubRoutes(pinned, n.Config.Node.Partner, n.Config.Federation.Hubs, n.Config.Federation.Via)
+	return routes[code], nil
+}
+
+// partnerLogKey is the verifier of a partner's checkpoints, from its
+// pinned card.
+func partnerLogKey(p *partner.Pinned) note.Verifier {
+	return ledger.NewVerifier("tearline/"+p.Card.Partner, ed25519.PublicKey(p.Card.SigningKey.Public))
+}
+
+// witnessedFile is where the last checkpoint of partner code this node
+// witnessed is kept.
+func witnessedFile(n *node.Node, code string) string {
+	return filepath.Join(n.Dir, "witnessed", code+".checkpoint")
+}
+
+// readWitnessed returns the last checkpoint of partner code this node
+// witnessed, and its size; nil and 0 if none.
+func readWitnessed(n *node.Node, code string, logKey note.Verifier) ([]byte, uint64, error) {
+	seenFile := witnessedFile(n, code)
+	prev, err := os.ReadFile(seenFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	p, _, err := ledger.OpenCheckpoint(prev, logKey)
+	if err != nil {
+		return nil, 0, fmt.Errorf("the checkpoint of %s seen before (%s): %w", code, seenFile, err)
+	}
+	return prev, p.Size, nil
+}
+
+// keepWitnessed checks partner code's signed checkpoint against prev, the
+// last one witnessed (nil for none), with the consistency proof between
+// the two, cosigns it and keeps it as the last witnessed. A fork is a
+// *splitViewError, whose evidence is kept in witnessed/.
+func keepWitnessed(n *node.Node, code string, logKey note.Verifier, signed, prev []byte, proof [][]byte) ([]byte, error) {
+	w := ledger.Witness{Log: logKey, Signer: ledger.NewCosigner("tearline/"+n.Config.Node.Partner, n.SigningKey, time.Now)}
+	cosigned, err := w.Cosign(signed, prev, proof)
+	var split *ledger.SplitView
+	if errors.As(err, &split) {
+		// The evidence is named by its content: the same fork seen again
+		// is the same file, and raises no new alert.
+		pair := append(append(append([]byte{}, prev...), "\n\n"...), signed...)
+		sum := sha256.Sum256(pair)
+		evidence := filepath.Join(n.Dir, "witnessed", fmt.Sprintf("%s.splitview-%x", code, sum[:8]))
+		_, statErr := os.Stat(evidence)
+		if errors.Is(statErr, os.ErrNotExist) {
+			if werr := os.WriteFile(evidence, pair, 0o600); werr != nil {
+				return nil, fmt.Errorf("SPLIT VIEW of %s, and its evidence could not be kept in %s: %w", code, evidence, werr)
+			}
+		}
+		return nil, &splitViewError{partner: code, evidence: evidence, new: statErr != nil, err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("witness %s: %w", code, err)
+	}
+	seenFile := witnessedFile(n, code)
+	if err := os.MkdirAll(filepath.Dir(seenFile), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(seenFile+".tmp", cosigned, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(seenFile+".tmp", seenFile); err != nil {
+		return nil, err
+	}
+	return cosigned, nil
 }
 
 // splitViewError is a partner's split view: it showed this node a

@@ -239,19 +239,15 @@ func (n *Node) hubPosition(ctx context.Context, l *link) (mailbox.HubPosition, e
 	if err != nil {
 		return pos, err
 	}
-	resp, err := l.client.Do(req)
+	header, err := noContent(l.client, req)
 	if err != nil {
 		return pos, fmt.Errorf("hub %s for %s: %w", l.hub, l.code, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return pos, fmt.Errorf("hub %s for %s: %s: %s", l.hub, l.code, resp.Status, answerText(resp.Body))
 	}
 	for _, f := range []struct {
 		name string
 		v    *uint64
 	}{{HeaderThrough, &pos.Through}, {HeaderAcked, &pos.Acked}} {
-		if *f.v, err = strconv.ParseUint(resp.Header.Get(f.name), 10, 63); err != nil {
+		if *f.v, err = strconv.ParseUint(header.Get(f.name), 10, 63); err != nil {
 			return pos, fmt.Errorf("hub %s for %s: %w", l.hub, l.code, protocolError("header %s: %v", f.name, err))
 		}
 	}
@@ -271,13 +267,8 @@ func (n *Node) deposit(ctx context.Context, l *link, b *batch, seal []byte) erro
 	b.header.Set(req.Header)
 	req.Header.Set(HeaderRangeSeal, base64.StdEncoding.EncodeToString(seal))
 	req.Header.Set("Content-Type", ContentTypeEnvelope)
-	resp, err := l.client.Do(req)
-	if err != nil {
+	if _, err := noContent(l.client, req); err != nil {
 		return fmt.Errorf("deposit for %s at hub %s: %w", l.code, l.hub, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("deposit for %s at hub %s: %s: %s", l.code, l.hub, resp.Status, answerText(resp.Body))
 	}
 	return nil
 }
@@ -413,15 +404,8 @@ func (h *Hub) sendNotify(st *hubNotify, to string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := st.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("%s: %s", resp.Status, answerText(resp.Body))
-	}
-	return nil
+	_, err = noContent(st.client, req)
+	return err
 }
 
 // Mount registers the hub's handlers on mux.

@@ -277,13 +277,8 @@ func postMessage(ctx context.Context, client *http.Client, endpoint, hub string,
 	req.Header.Set(HeaderMessageKind, m.Kind)
 	req.Header.Set(HeaderMessageSeal, base64.StdEncoding.EncodeToString(m.Seal))
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := client.Do(req)
-	if err != nil {
+	if _, err := noContent(client, req); err != nil {
 		return fmt.Errorf("%s message for %s at hub %s: %w", m.Kind, m.Recipient, hub, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("%s message for %s at hub %s: %s: %s", m.Kind, m.Recipient, hub, resp.Status, answerText(resp.Body))
 	}
 	return nil
 }
@@ -511,13 +506,8 @@ func (n *Node) takeMessage(ctx context.Context, h hubRoute, m *mailbox.HubMessag
 	if err != nil {
 		return err
 	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("taking %s message %s from %s: %s: %s", m.Kind, m.ID, m.Sender, resp.Status, answerText(resp.Body))
+	if _, err := noContent(h.client, req); err != nil {
+		return fmt.Errorf("taking %s message %s from %s: %w", m.Kind, m.ID, m.Sender, err)
 	}
 	return nil
 }

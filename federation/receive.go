@@ -486,13 +486,6 @@ func (n *Node) sendReceipt(ctx context.Context, l *link, r *Receipt) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("%s: %s", resp.Status, answerText(resp.Body))
-	}
-	return nil
+	_, err = noContent(l.client, req)
+	return err
 }

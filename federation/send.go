@@ -517,18 +517,28 @@ func (n *Node) sendNotify(ctx context.Context, l *link, head uint64) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := l.client.Do(req)
-	if err != nil {
+	if _, err := noContent(l.client, req); err != nil {
 		return fmt.Errorf("notify %s at %s: %w", l.code, l.endpoint, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("notify %s at %s: %s: %s", l.code, l.endpoint, resp.Status, answerText(resp.Body))
 	}
 	return nil
 }
 
 // answerText reads the start of an error answer, for the error message.
+// noContent sends req with client and wants 204 No Content: any other
+// answer is an error with its status and the start of its body. It
+// returns the answer's header.
+func noContent(client *http.Client, req *http.Request) (http.Header, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return nil, fmt.Errorf("%s: %s", resp.Status, answerText(resp.Body))
+	}
+	return resp.Header, nil
+}
+
 func answerText(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, 512))
 	return strings.TrimSpace(strings.ToValidUTF8(string(b), "?"))

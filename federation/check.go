@@ -332,13 +332,23 @@ func objectVersion(v *stix.Value) time.Time {
 // Classifier gives objects received from sender their release class on
 // this node: the sender is their originator unless their label names the
 // originators, so that passing them on is onward sharing, under the
-// third-party rule. Objects alike in what a class holds (label, type,
-// topics, creation time) share the class computed for the first.
-func Classifier(r *release.Releaser, sender string) func(*tearline.Object, *stix.Value, tearline.Label) ([]byte, error) {
+// third-party rule. origins, when it holds a version (by id and content
+// hash), names its originators instead: the source a verified provenance
+// chain attests (see CheckBatch's Verdict.Originators). Objects alike in
+// what a class holds (label, type, topics, creation time, originators)
+// share the class computed for the first.
+func Classifier(r *release.Releaser, sender string, origins map[VersionKey][]string) func(*tearline.Object, *stix.Value, tearline.Label) ([]byte, error) {
 	var mu sync.Mutex
 	classes := map[string][]byte{}
 	return func(obj *tearline.Object, v *stix.Value, l tearline.Label) ([]byte, error) {
+		originators := []string{sender}
+		if o, ok := origins[VersionKey{ID: obj.ID, Hash: obj.Hash}]; ok && len(o) > 0 {
+			originators = o
+		}
 		key := subjectKey(label.Hash(l), obj.Type, v)
+		if len(l.Originators) == 0 {
+			key += "\x00" + strings.Join(originators, ",")
+		}
 		mu.Lock()
 		c, ok := classes[key]
 		mu.Unlock()
@@ -347,7 +357,7 @@ func Classifier(r *release.Releaser, sender string) func(*tearline.Object, *stix
 		}
 		s := release.NewSubject(obj, v, r.Holder, l)
 		if len(l.Originators) == 0 {
-			s.Originators = []string{sender}
+			s.Originators = originators
 		}
 		c, err := r.Classify(s)
 		if err != nil {
@@ -358,6 +368,12 @@ func Classifier(r *release.Releaser, sender string) func(*tearline.Object, *stix
 		mu.Unlock()
 		return c, nil
 	}
+}
+
+// VersionKey names one version of an object: its id and content hash.
+type VersionKey struct {
+	ID   string
+	Hash [32]byte
 }
 
 // subjectKey is what a decision subject made by release.NewSubject reads

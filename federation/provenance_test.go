@@ -17,6 +17,7 @@ import (
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/partner"
+	"github.com/tearline/tearline/release"
 )
 
 // TestProvenanceTravels: GBR's object, labelled for the Five Eyes without
@@ -206,6 +207,25 @@ func TestProvenanceChain(t *testing.T) {
 	origins, err := aus.store.Origins(ctx, id)
 	if err != nil || len(origins) != 1 {
 		t.Fatalf("AUS has %+v, %v; want its copy from CAN alone", origins, err)
+	}
+	// Each holder decides what it may pass on with GBR, the source the
+	// chain attests, as the originator, not the partner it had it from.
+	for _, n := range []*testNode{usa, can, aus} {
+		class, _, err := n.store.ReleaseOf(ctx, "default", id, time.Time{})
+		if err != nil {
+			t.Fatalf("%s: ReleaseOf(%s): %v", n.code, id, err)
+		}
+		subjects, err := n.store.ReleaseSubjects(ctx, []int64{class})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := release.Subject(subjects[class])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(s.Originators, []string{"GBR"}) {
+			t.Errorf("%s's release class of the object names %v as its originators; want GBR", n.code, s.Originators)
+		}
 	}
 
 	// USA's copy, received from its source, is stored as one-hop

@@ -288,7 +288,11 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 	var refused []Refusal
 	var consentUses []ledger.Event
 	carried := 0
+	origins := map[VersionKey][]string{}
 	for i, vd := range verdicts {
+		if vd.Refused == "" && vd.Object != nil && len(vd.Label.Originators) == 0 && len(vd.Originators) > 0 {
+			origins[VersionKey{ID: vd.Object.ID, Hash: vd.Object.Hash}] = vd.Originators
+		}
 		if vd.Refused != "" {
 			refused = append(refused, Refusal{ID: objectID(vd, i), Reason: vd.Refused, Text: clip(vd.Text)})
 			continue
@@ -341,7 +345,7 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 	sum, err := ingest.Stream(ctx, w, &lines, ingest.Options{
 		Collection: n.cfg.Collection,
 		BatchSize:  len(verdicts) + 1, // one write: one transaction with the cursor
-		Classify:   Classifier(n.cfg.Releaser, sender),
+		Classify:   Classifier(n.cfg.Releaser, sender, origins),
 		Reject: func(r ingest.Rejection) {
 			rejected = append(rejected, Refusal{ID: r.ID, Reason: r.Rule, Text: clip(r.Err.Error())})
 		},

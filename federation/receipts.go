@@ -67,6 +67,33 @@ type BatchEntry struct {
 	Proof []string `json:"proof"`
 }
 
+// HexHashes is a proof's hashes as the node API writes them: hex, in
+// order (from the leaf up, or as the consistency proof lists them).
+func HexHashes(hashes [][]byte) []string {
+	out := make([]string, len(hashes))
+	for i, h := range hashes {
+		out[i] = hex.EncodeToString(h)
+	}
+	return out
+}
+
+// ParseHexHashes reads the hashes of a proof written by HexHashes: at most
+// 64 (a log has no more levels), each 32 bytes.
+func ParseHexHashes(hs []string) ([][]byte, error) {
+	if len(hs) > 64 {
+		return nil, fmt.Errorf("a proof of %d hashes; a log has at most 64 levels", len(hs))
+	}
+	proof := make([][]byte, len(hs))
+	for i, h := range hs {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("proof hash %d is not 64 hex digits", i)
+		}
+		proof[i] = b
+	}
+	return proof, nil
+}
+
 // ParseBatchEntry reads a BatchEntry answer and its proof hashes. It checks
 // the form only; verifyBatchEntry checks what it proves.
 func ParseBatchEntry(data []byte) (BatchEntry, [][]byte, error) {
@@ -80,16 +107,9 @@ func ParseBatchEntry(data []byte) (BatchEntry, [][]byte, error) {
 	if len(e.Entry) == 0 || e.Checkpoint == "" {
 		return e, nil, protocolError("batch entry: entry and checkpoint are required")
 	}
-	if len(e.Proof) > 64 {
-		return e, nil, protocolError("batch entry: a proof of %d hashes; a log has at most 64 levels", len(e.Proof))
-	}
-	proof := make([][]byte, len(e.Proof))
-	for i, h := range e.Proof {
-		b, err := hex.DecodeString(h)
-		if err != nil || len(b) != 32 {
-			return e, nil, protocolError("batch entry: proof hash %d is not 64 hex digits", i)
-		}
-		proof[i] = b
+	proof, err := ParseHexHashes(e.Proof)
+	if err != nil {
+		return e, nil, protocolError("batch entry: %v", err)
 	}
 	return e, proof, nil
 }
@@ -248,10 +268,7 @@ func (n *Node) answerBatchEntry(w http.ResponseWriter, r *http.Request, code str
 	if err == nil {
 		var path [][]byte
 		if path, err = l.InclusionProof(r.Context(), rc.Index, cp.Size); err == nil {
-			ans := BatchEntry{Index: rc.Index, Entry: entry, Checkpoint: string(signed), Proof: make([]string, len(path))}
-			for i, h := range path {
-				ans.Proof[i] = hex.EncodeToString(h)
-			}
+			ans := BatchEntry{Index: rc.Index, Entry: entry, Checkpoint: string(signed), Proof: HexHashes(path)}
 			w.Header().Set("Content-Type", "application/json")
 			if err := json.NewEncoder(w).Encode(ans); err != nil {
 				n.log.Warn("batch entry: write", "partner", code, "err", err)

@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,16 +112,9 @@ func ParseCheckpointAnswer(data []byte) (CheckpointAnswer, [][]byte, error) {
 	if a.Checkpoint == "" {
 		return a, nil, protocolError("checkpoint answer: the checkpoint is required")
 	}
-	if len(a.Proof) > 64 {
-		return a, nil, protocolError("checkpoint answer: a proof of %d hashes; a log has at most 64 levels", len(a.Proof))
-	}
-	proof := make([][]byte, len(a.Proof))
-	for i, h := range a.Proof {
-		b, err := hex.DecodeString(h)
-		if err != nil || len(b) != 32 {
-			return a, nil, protocolError("checkpoint answer: proof hash %d is not 64 hex digits", i)
-		}
-		proof[i] = b
+	proof, err := ParseHexHashes(a.Proof)
+	if err != nil {
+		return a, nil, protocolError("checkpoint answer: %v", err)
 	}
 	return a, proof, nil
 }
@@ -184,9 +176,7 @@ func (n *Node) serveRelayedCheckpoint(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		for _, h := range proof {
-			ans.Proof = append(ans.Proof, hex.EncodeToString(h))
-		}
+		ans.Proof = HexHashes(proof)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(ans); err != nil {

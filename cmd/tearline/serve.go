@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -448,12 +447,8 @@ type badRequest struct{ msg string }
 func (b badRequest) Error() string { return b.msg }
 
 func writeHashes(w http.ResponseWriter, hashes [][]byte) error {
-	out := make([]string, len(hashes))
-	for i, h := range hashes {
-		out[i] = hex.EncodeToString(h)
-	}
 	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(out)
+	return json.NewEncoder(w).Encode(federation.HexHashes(hashes))
 }
 
 // witnesses witnesses, every witnessInterval, the audit log of every pinned

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,12 +109,8 @@ func witnessOnce(n *node.Node, code, endpoint string) (uint64, error) {
 		if err := json.Unmarshal(body, &hexes); err != nil {
 			return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
 		}
-		for _, h := range hexes {
-			b, err := hex.DecodeString(h)
-			if err != nil {
-				return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
-			}
-			proof = append(proof, b)
+		if proof, err = federation.ParseHexHashes(hexes); err != nil {
+			return 0, fmt.Errorf("%s's consistency proof: %w", code, err)
 		}
 	}
 	cosigned, err := keepWitnessed(n, code, logKey, signed, prev, proof)

@@ -168,21 +168,15 @@ func ParseConsent(data []byte) (*ParsedConsent, error) {
 	if err := decodeStrict(data, &sc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConsent, err)
 	}
-	if len(sc.Signature) != ed25519.SignatureSize || sc.KeyID == "" || len(sc.KeyID) > 256 {
-		return nil, fmt.Errorf("%w: no valid signature block", ErrConsent)
-	}
 	var w consentWire
-	if err := decodeStrict(sc.Consent, &w); err != nil {
-		return nil, fmt.Errorf("%w: consent: %v", ErrConsent, err)
+	ps, err := readSignedBody(sc.KeyID, sc.Signature, sc.Consent, "consent", &w)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConsent, err)
 	}
 	if w.V != 1 {
 		return nil, fmt.Errorf("%w: version %d; this node reads version 1", ErrConsent, w.V)
 	}
-	canon, err := stix.Canonicalize(sc.Consent)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConsent, err)
-	}
-	p := &ParsedConsent{parsed: parsed{keyID: sc.KeyID, signature: sc.Signature, canonical: canon}, Raw: data,
+	p := &ParsedConsent{parsed: ps, Raw: data,
 		Consent: Consent{Request: w.Request, Originator: w.Originator, Holder: w.Holder, Recipient: w.Recipient, Object: w.Object, Original: w.Original}}
 	for _, t := range []struct {
 		name string

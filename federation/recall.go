@@ -226,25 +226,37 @@ func (p *parsed) verify(cards Cards, code, context string) error {
 }
 
 func parseSigned(data []byte, body any) (parsed, error) {
-	var p parsed
 	if len(data) > maxRecallRecord {
-		return p, fmt.Errorf("%w: %d bytes; the limit is %d", ErrRecall, len(data), maxRecallRecord)
+		return parsed{}, fmt.Errorf("%w: %d bytes; the limit is %d", ErrRecall, len(data), maxRecallRecord)
 	}
 	var sr signedRecord
 	if err := decodeStrict(data, &sr); err != nil {
-		return p, fmt.Errorf("%w: %v", ErrRecall, err)
+		return parsed{}, fmt.Errorf("%w: %v", ErrRecall, err)
 	}
-	if len(sr.Signature) != ed25519.SignatureSize || sr.KeyID == "" || len(sr.KeyID) > 256 {
-		return p, fmt.Errorf("%w: no valid signature block", ErrRecall)
-	}
-	if err := decodeStrict(sr.Body, body); err != nil {
-		return p, fmt.Errorf("%w: body: %v", ErrRecall, err)
-	}
-	canon, err := stix.Canonicalize(sr.Body)
+	p, err := readSignedBody(sr.KeyID, sr.Signature, sr.Body, "body", body)
 	if err != nil {
 		return p, fmt.Errorf("%w: %v", ErrRecall, err)
 	}
-	return parsed{keyID: sr.KeyID, signature: sr.Signature, canonical: canon}, nil
+	return p, nil
+}
+
+// readSignedBody checks the signature block of a signed record (consent,
+// denial, recall, acknowledgement: each names its body differently on the
+// wire) and reads its body, called what in errors, into body strictly. It
+// returns what verify needs: the key id, the signature and the body's
+// RFC 8785 form, which is what was signed.
+func readSignedBody(keyID string, signature []byte, raw json.RawMessage, what string, body any) (parsed, error) {
+	if len(signature) != ed25519.SignatureSize || keyID == "" || len(keyID) > 256 {
+		return parsed{}, errors.New("no valid signature block")
+	}
+	if err := decodeStrict(raw, body); err != nil {
+		return parsed{}, fmt.Errorf("%s: %v", what, err)
+	}
+	canon, err := stix.Canonicalize(raw)
+	if err != nil {
+		return parsed{}, err
+	}
+	return parsed{keyID: keyID, signature: signature, canonical: canon}, nil
 }
 
 func parseTime(what, s string, optional bool) (time.Time, error) {

@@ -254,21 +254,15 @@ func ParseDenial(data []byte) (*ParsedDenial, error) {
 	if err := decodeStrict(data, &sd); err != nil {
 		return nil, fmt.Errorf("%w: denial: %v", ErrRequest, err)
 	}
-	if len(sd.Signature) != ed25519.SignatureSize || sd.KeyID == "" || len(sd.KeyID) > 256 {
-		return nil, fmt.Errorf("%w: denial: no valid signature block", ErrRequest)
-	}
 	var w denialWire
-	if err := decodeStrict(sd.Denial, &w); err != nil {
+	ps, err := readSignedBody(sd.KeyID, sd.Signature, sd.Denial, "body", &w)
+	if err != nil {
 		return nil, fmt.Errorf("%w: denial: %v", ErrRequest, err)
 	}
 	if w.V != 1 {
 		return nil, fmt.Errorf("%w: denial version %d; this node reads version 1", ErrRequest, w.V)
 	}
-	canon, err := stix.Canonicalize(sd.Denial)
-	if err != nil {
-		return nil, fmt.Errorf("%w: denial: %v", ErrRequest, err)
-	}
-	p := &ParsedDenial{parsed: parsed{keyID: sd.KeyID, signature: sd.Signature, canonical: canon}, Raw: data,
+	p := &ParsedDenial{parsed: ps, Raw: data,
 		Denial: Denial{Request: w.Request, Originator: w.Originator, Holder: w.Holder, Recipient: w.Recipient, Object: w.Object, Reason: w.Reason}}
 	for _, t := range []struct {
 		name string

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -47,6 +49,58 @@ func BenchmarkPutObjects(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// BenchmarkPutObjectsEnvelopes measures the store alone as a TAXII POST
+// uses it: one durable transaction per 1,000 objects, into a collection
+// that grows to TEARLINE_BENCH_OBJECTS objects (200,000 unless set). It is
+// the ceiling of 'tearline bench taxii' POST, which adds parsing,
+// labelling, HTTP and TLS (and its load generator) on the same CPUs.
+func BenchmarkPutObjectsEnvelopes(b *testing.B) {
+	const envelope = 1000
+	n := 200000
+	if v := os.Getenv("TEARLINE_BENCH_OBJECTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < envelope {
+			b.Fatalf("TEARLINE_BENCH_OBJECTS=%q: want a number of objects of at least %d", v, envelope)
+		}
+	}
+	var data bytes.Buffer
+	synth.New(1).WriteJSONLines(&data, n)
+	objs := make([]*tearline.Object, 0, n)
+	for _, line := range bytes.Split(bytes.TrimSpace(data.Bytes()), []byte("\n")) {
+		o, _, err := stix.Parse(line)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Classified, as a node classifies what it stores.
+		o.ReleaseClass = []byte(`{"bench":1}`)
+		objs = append(objs, o)
+	}
+	data = bytes.Buffer{}
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for i := 0; i+envelope <= n; i += envelope {
+			if _, err := s.PutObjects(ctx, "c", objs[i:i+envelope]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n/envelope*envelope*b.N)/b.Elapsed().Seconds(), "objects/s")
 }
 
 // BenchmarkLedgerAppend appends audit events in batches of 1,000, each

@@ -130,33 +130,27 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
 
-	var stmts [insertChunk + 1]*sql.Stmt
-	defer func() {
-		for _, st := range stmts {
-			if st != nil {
-				st.Close()
-			}
-		}
-	}()
 	args := make([]any, 0, insertChunk*insertColumns)
-	for start := 0; start < len(rows); start += insertChunk {
-		chunk := rows[start:min(start+insertChunk, len(rows))]
-		st := stmts[len(chunk)]
-		if st == nil {
-			st, err = tx.PrepareContext(ctx, insertSQL(len(chunk)))
-			if err != nil {
-				return nil, fmt.Errorf("put objects: %w", err)
-			}
-			stmts[len(chunk)] = st
+	for start := 0; start < len(rows); {
+		// Chunks of a power of two rows: the few statements they need
+		// are prepared once (see stmtCache), not in every transaction.
+		k := insertChunk
+		for k > len(rows)-start {
+			k /= 2
+		}
+		st, err := s.stmts.get(ctx, s.db, insertSQL(k))
+		if err != nil {
+			return nil, fmt.Errorf("put objects: %w", err)
 		}
 		args = args[:0]
-		for _, r := range chunk {
+		for _, r := range rows[start : start+k] {
 			o := objs[r.i]
 			args = append(args, r.added, coll, keys[r.i], o.ID, r.version, o.Versioned(), o.Type, o.SpecVersion, o.Hash[:], o.JSON, classes[r.i])
 		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 			return nil, fmt.Errorf("put objects: insert: %w", err)
 		}
+		start += k
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE clock SET last = ?`, last); err != nil {
 		return nil, fmt.Errorf("put objects: write clock: %w", err)

@@ -47,8 +47,9 @@ type Store struct {
 	classMu sync.RWMutex
 	classes map[[32]byte]int64
 
-	// stmts are the audit log's insert statements, prepared once: their
-	// many rows make them costly to prepare for every append.
+	// stmts are the multi-row insert statements of objects and audit
+	// entries, prepared once: their many rows make them costly to prepare
+	// for every transaction.
 	stmts stmtCache
 }
 

@@ -413,11 +413,15 @@ func TestBrowserReleaseRequests(t *testing.T) {
 		t.Errorf("the inbox shows the TOP SECRET request to a SECRET releaser: %q", got)
 	}
 	screenshot(t, ctx, "30-requests-inbox")
-	do(t, ctx, "approve",
+	do(t, ctx, "approve with a consent for 90 days",
+		chromedp.SetValue(chromedp.CSS(`#holds-`+reqSecret), "90"),
 		chromedp.Click(chromedp.CSS(`tr[data-request="`+reqSecret+`"] button[data-action="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#request-done")))
 	if got := eval[string](t, ctx, `document.querySelector('tr[data-request="`+reqSecret+`"]').dataset.state`); got != "approved" {
 		t.Errorf("after approving, the request is %q", got)
+	}
+	if got := text(t, ctx, `tr[data-request="`+reqSecret+`"] .expires`); !strings.HasPrefix(got, "consent lapses ") {
+		t.Errorf("the approved request says %q; want when its consent lapses", got)
 	}
 	screenshot(t, ctx, "31-request-approved")
 
@@ -446,9 +450,16 @@ func TestBrowserReleaseRequests(t *testing.T) {
 	if len(posts) != 2 {
 		t.Fatalf("the holder received %d answers; want 2", len(posts))
 	}
+	first, err := federation.ParseConsent(posts[0].Body)
+	if err != nil || !first.Expires.Equal(first.Issued.Add(90*24*time.Hour)) {
+		t.Errorf("the first answer: %+v, %v; want a consent for 90 days", first, err)
+	}
 	p, err := federation.ParseConsent(posts[1].Body)
 	if err != nil || p.Original != objOfficial || p.Object == objOfficial {
 		t.Fatalf("the second answer: %+v, %v; want a consent for a tearline of %s", p, err, objOfficial)
+	}
+	if !p.Expires.IsZero() {
+		t.Errorf("the tearline's consent lapses %v; want no end date, the default", p.Expires)
 	}
 	do(t, ctx, "open the tearline",
 		chromedp.Click(chromedp.CSS(`tr[data-request="`+reqOfficial+`"] a[data-tearline]`)),

@@ -419,9 +419,11 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"join":    strings.Join,
-	"outcome": outcomeClass,
-	"upper":   strings.ToUpper,
+	"join": strings.Join,
+	// consentTerms are the terms of the consent select of an approval.
+	"consentTerms": func() []consentTerm { return consentTerms },
+	"outcome":      outcomeClass,
+	"upper":        strings.ToUpper,
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,10 +23,49 @@ import (
 
 // ReleaseRequest is a consent request as the console shows it. Tearline
 // is the id of the sanitised variant an approval with a tearline covers
-// instead of the object asked about; empty otherwise.
+// instead of the object asked about; empty otherwise. Expires is when the
+// consent an approval gave lapses; zero when it has no end date or the
+// request is not approved.
 type ReleaseRequest struct {
 	mailbox.Request
 	Tearline string
+	Expires  time.Time
+}
+
+// consentTerm is a term the console offers for a consent.
+type consentTerm struct {
+	Value string // the form value: days, or "" for no end date
+	Label string
+}
+
+// consentTerms are the terms a releaser may give a consent. Without one
+// (the first), the consent has no end date and holds until the object is
+// recalled.
+var consentTerms = []consentTerm{{"", "with no end date"}, {"7", "for 7 days"}, {"30", "for 30 days"},
+	{"90", "for 90 days"}, {"365", "for a year"}}
+
+// readConsentTerm reads the form's "holds": how long the consent given
+// holds (zero: no end date).
+func readConsentTerm(r *http.Request) (time.Duration, error) {
+	v := r.PostForm.Get("holds")
+	for _, t := range consentTerms {
+		if v != t.Value {
+			continue
+		}
+		if v == "" {
+			return 0, nil
+		}
+		days, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	offered := make([]string, 0, len(consentTerms)-1)
+	for _, t := range consentTerms[1:] {
+		offered = append(offered, t.Value)
+	}
+	return 0, badInput("The consent's term is not one the console offers: leave it out for no end date, or give %s days.", strings.Join(offered, ", "))
 }
 
 // Requests is the node's side of the consent workflow (the third-party
@@ -47,12 +87,13 @@ type Requests interface {
 	// consent to pass it to recipient. Here and below, actor is the
 	// signed-in user, the actor of the audit entries.
 	Ask(ctx context.Context, actor, object, recipient, note string) (ReleaseRequest, error)
-	// Approve approves inbox request id (or delivers its answer again).
-	Approve(ctx context.Context, actor, id string) (ReleaseRequest, error)
+	// Approve approves inbox request id with a consent that holds for
+	// holds (no end date when zero), or delivers its answer again.
+	Approve(ctx context.Context, actor, id string, holds time.Duration) (ReleaseRequest, error)
 	// ApproveTearline approves inbox request id with a consent for the
 	// version of variant, a tearline the node published, instead of the
 	// object asked about.
-	ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time) (ReleaseRequest, error)
+	ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time, holds time.Duration) (ReleaseRequest, error)
 	// Deny denies inbox request id, for reason.
 	Deny(ctx context.Context, actor, id, reason string) (ReleaseRequest, error)
 }
@@ -284,7 +325,11 @@ func (s *Server) approveRequest(w http.ResponseWriter, r *http.Request, rq *requ
 	if err != nil {
 		return err
 	}
-	out, err := s.cfg.Requests.Approve(r.Context(), rq.user.Name, req.ID)
+	holds, err := readConsentTerm(r)
+	if err != nil {
+		return err
+	}
+	out, err := s.cfg.Requests.Approve(r.Context(), rq.user.Name, req.ID, holds)
 	if out.ID == "" {
 		out = req
 	}
@@ -376,6 +421,9 @@ type tearlineData struct {
 	// RecipientNote explains a recipient the node does not decide for.
 	RecipientNote string
 	Blocked       []string
+	// Holds is the consent's term chosen (a consentTerms value), kept
+	// across previews.
+	Holds string
 }
 
 // tearlineBase is the original as the variant starts from: indented, with
@@ -486,6 +534,9 @@ func (s *Server) readTearline(ctx context.Context, r *http.Request, rq *request)
 	}
 	// Browsers send a textarea's lines ended by CR LF.
 	d.Content = strings.ReplaceAll(r.PostForm.Get("stix"), "\r\n", "\n")
+	if _, err := readConsentTerm(r); err == nil {
+		d.Holds = r.PostForm.Get("holds")
+	}
 	l, d.Chosen, err = parseLabelForm(r.PostForm, d.Options.Codes)
 	var rv *ruleView
 	if errors.As(err, &rv) {
@@ -587,6 +638,10 @@ func (s *Server) tearlineApprove(w http.ResponseWriter, r *http.Request, rq *req
 		s.render(w, r, rq, http.StatusUnprocessableEntity, "tearline.html", "Approve with a tearline", d)
 		return nil
 	}
+	holds, err := readConsentTerm(r)
+	if err != nil {
+		return err
+	}
 	coll := s.cfg.Requests.Collection()
 	if !equalSecret(r.PostForm.Get("digest"), s.previewDigest(rq, coll, d.Banner, []byte(d.Request.ID+"\n"+d.Content))) {
 		d.Problems = []string{"The tearline or its label changed since the preview, or there was none: preview again before approving."}
@@ -613,7 +668,7 @@ func (s *Server) tearlineApprove(w http.ResponseWriter, r *http.Request, rq *req
 		s.render(w, r, rq, http.StatusUnprocessableEntity, "tearline.html", "Approve with a tearline", d)
 		return nil
 	}
-	out, err := s.cfg.Requests.ApproveTearline(ctx, rq.user.Name, d.Request.ID, variant.ID, variant.obj.Version)
+	out, err := s.cfg.Requests.ApproveTearline(ctx, rq.user.Name, d.Request.ID, variant.ID, variant.obj.Version, holds)
 	if out.ID == "" {
 		out = d.Request
 	}

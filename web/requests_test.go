@@ -31,8 +31,11 @@ type workflowRequests struct{ w *federation.Workflow }
 func asReleaseRequest(r mailbox.Request) ReleaseRequest {
 	out := ReleaseRequest{Request: r}
 	if r.State == mailbox.RequestApproved && len(r.Record) > 0 {
-		if p, err := federation.ParseConsent(r.Record); err == nil && p.Original != "" {
-			out.Tearline = p.Object
+		if p, err := federation.ParseConsent(r.Record); err == nil {
+			if p.Original != "" {
+				out.Tearline = p.Object
+			}
+			out.Expires = p.Expires
 		}
 	}
 	return out
@@ -62,12 +65,12 @@ func (c workflowRequests) Ask(ctx context.Context, actor, object, recipient, not
 	r, err := c.as(actor).Request(ctx, object, recipient, note)
 	return asReleaseRequest(r), err
 }
-func (c workflowRequests) Approve(ctx context.Context, actor, id string) (ReleaseRequest, error) {
-	r, err := c.as(actor).Approve(ctx, id, 0)
+func (c workflowRequests) Approve(ctx context.Context, actor, id string, holds time.Duration) (ReleaseRequest, error) {
+	r, err := c.as(actor).Approve(ctx, id, holds)
 	return asReleaseRequest(r), err
 }
-func (c workflowRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time) (ReleaseRequest, error) {
-	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, 0)
+func (c workflowRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time, holds time.Duration) (ReleaseRequest, error) {
+	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, holds)
 	return asReleaseRequest(r), err
 }
 func (c workflowRequests) Deny(ctx context.Context, actor, id, reason string) (ReleaseRequest, error) {
@@ -164,7 +167,19 @@ func TestReleaseRequestApproveAndDeny(t *testing.T) {
 		t.Errorf("the dashboard does not count the one request the releaser may see:\n%s", home.body)
 	}
 
-	r := c.post("/console/requests/"+reqSecret+"/approve", nil)
+	// A term the console does not offer is refused, and nothing is
+	// decided.
+	for _, holds := range []string{"13", "-30", "30d", "x"} {
+		if r := c.post("/console/requests/"+reqSecret+"/approve", url.Values{"holds": {holds}}); r.status != http.StatusBadRequest ||
+			!strings.Contains(r.body, "not one the console offers") {
+			t.Errorf("approve with the term %q = %d; want 400 naming the terms offered:\n%s", holds, r.status, r.body)
+		}
+	}
+	if got := n.request(t, mailbox.RequestInbox, reqSecret); got.State != mailbox.RequestPending {
+		t.Fatalf("a refused approval decided the request: %+v", got)
+	}
+
+	r := c.post("/console/requests/"+reqSecret+"/approve", url.Values{"holds": {"30"}})
 	if r.status != 200 || !strings.Contains(r.body, `id="request-done"`) {
 		t.Fatalf("approve = %d\n%s", r.status, r.body)
 	}
@@ -179,6 +194,15 @@ func TestReleaseRequestApproveAndDeny(t *testing.T) {
 	p, err := federation.ParseConsent(posts[0].Body)
 	if err != nil || p.Object != objSecret || p.Holder != "USA" || p.Recipient != "CAN" || p.Original != "" {
 		t.Fatalf("the holder's record: %+v, %v; want a consent for %s to CAN", p, err, objSecret)
+	}
+	// The consent holds for the 30 days chosen, and the inbox says when
+	// it lapses.
+	if want := p.Issued.Add(30 * 24 * time.Hour); !p.Expires.Equal(want) {
+		t.Errorf("the consent lapses %v; want 30 days after it was issued (%v)", p.Expires, want)
+	}
+	lapses := `data-expires="` + p.Expires.UTC().Format("2006-01-02 15:04:05Z") + `"`
+	if page := c.get("/console/requests"); !strings.Contains(page.body, lapses) {
+		t.Errorf("the inbox does not show when the consent lapses (%s):\n%s", lapses, page.body)
 	}
 	if ev, ok := entryFor(t, n, ledger.KindConsentGiven, reqSecret); !ok || ev.Actor != "m.reed" {
 		t.Errorf("the audit log's consent-given entry for %s: %+v, %v; want one by m.reed", reqSecret, ev, ok)
@@ -294,6 +318,11 @@ func TestReleaseRequestApproveWithTearline(t *testing.T) {
 
 	form := tearlineForm(content)
 	form.Set("digest", digest[1])
+	form.Set("holds", "2")
+	if r := c.post("/console/requests/"+reqSecret+"/tearline", form); r.status != http.StatusBadRequest {
+		t.Errorf("approve with a term the console does not offer = %d; want 400", r.status)
+	}
+	form.Set("holds", "7")
 	done := c.post("/console/requests/"+reqSecret+"/tearline", form)
 	if done.status != 200 || !strings.Contains(done.body, `id="request-done"`) || !strings.Contains(done.body, `data-tearline="`+variant+`"`) {
 		t.Fatalf("approve with the tearline = %d\n%s", done.status, done.body)
@@ -309,6 +338,9 @@ func TestReleaseRequestApproveWithTearline(t *testing.T) {
 	p, err := federation.ParseConsent(posts[0].Body)
 	if err != nil || p.Object != variant || p.Original != objSecret || p.Version.IsZero() {
 		t.Fatalf("the holder's record: %+v, %v; want a consent for %s standing for %s", p, err, variant, objSecret)
+	}
+	if want := p.Issued.Add(7 * 24 * time.Hour); !p.Expires.Equal(want) {
+		t.Errorf("the consent for the tearline lapses %v; want the 7 days chosen (%v)", p.Expires, want)
 	}
 	ctx := context.Background()
 	page, err := n.store.Objects(ctx, tearline.ObjectQuery{Collection: n.coll.ID, Types: []string{"indicator", "relationship"}})

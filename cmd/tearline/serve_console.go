@@ -456,8 +456,11 @@ var _ web.Requests = consoleRequests{}
 func releaseRequest(r mailbox.Request) web.ReleaseRequest {
 	out := web.ReleaseRequest{Request: r}
 	if r.State == mailbox.RequestApproved && len(r.Record) > 0 {
-		if p, err := federation.ParseConsent(r.Record); err == nil && p.Original != "" {
-			out.Tearline = p.Object
+		if p, err := federation.ParseConsent(r.Record); err == nil {
+			if p.Original != "" {
+				out.Tearline = p.Object
+			}
+			out.Expires = p.Expires
 		}
 	}
 	return out
@@ -494,13 +497,13 @@ func (c consoleRequests) Ask(ctx context.Context, actor, object, recipient, note
 	return releaseRequest(r), err
 }
 
-func (c consoleRequests) Approve(ctx context.Context, actor, id string) (web.ReleaseRequest, error) {
-	r, err := c.as(actor).Approve(ctx, id, 0)
+func (c consoleRequests) Approve(ctx context.Context, actor, id string, holds time.Duration) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).Approve(ctx, id, holds)
 	return releaseRequest(r), err
 }
 
-func (c consoleRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time) (web.ReleaseRequest, error) {
-	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, 0)
+func (c consoleRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time, holds time.Duration) (web.ReleaseRequest, error) {
+	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, holds)
 	return releaseRequest(r), err
 }
 

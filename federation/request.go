@@ -635,10 +635,73 @@ func (w *Workflow) deliver(ctx context.Context, r *mailbox.Request, path string)
 	if err := w.post(ctx, r.Requester, path, r.Record); err != nil {
 		r.DeliveryError = err.Error()
 		w.Store.SetDelivered(ctx, mailbox.RequestInbox, r.ID, time.Time{}, r.DeliveryError)
-		return fmt.Errorf("%s %s, but it did not reach %s (do it again to retry): %w", r.ID, r.State, r.Requester, err)
+		return fmt.Errorf("%s %s, but it did not reach %s (a running node delivers it again; do it again to retry now): %w", r.ID, r.State, r.Requester, err)
 	}
 	r.Delivered, r.DeliveryError = w.now(), ""
 	return w.Store.SetDelivered(ctx, mailbox.RequestInbox, r.ID, r.Delivered, "")
+}
+
+// DeliverPending delivers again what has not reached its partner: the
+// requests this node sent that their originator has not taken, and the
+// answers it gave that their holder has not. An approval with a tearline
+// that reached the holder before the tearline did is among them, and
+// arrives once the tearline has. Partners take a message delivered again
+// as they took it the first time. It returns how many were delivered now;
+// the first failure is returned, and each is kept as its request's
+// delivery error, for the next attempt.
+func (w *Workflow) DeliverPending(ctx context.Context) (int, error) {
+	delivered := 0
+	var first error
+	fail := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
+	outbox, err := w.Store.Requests(ctx, mailbox.RequestOutbox)
+	if err != nil {
+		return 0, fmt.Errorf("deliver pending requests: %w", err)
+	}
+	for _, r := range outbox {
+		if r.State != mailbox.RequestPending || !r.Delivered.IsZero() || ctx.Err() != nil {
+			continue
+		}
+		cq := ConsentRequest{ID: r.ID, Requester: r.Requester, Originator: r.Originator, Recipient: r.Recipient,
+			Object: r.Object, Version: r.Version, Note: r.Note}
+		body, err := cq.Marshal()
+		if err != nil {
+			fail(fmt.Errorf("request %s: %w", r.ID, err))
+			continue
+		}
+		if err := w.post(ctx, cq.Originator, PathConsentRequest, body); err != nil {
+			w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, time.Time{}, err.Error())
+			fail(fmt.Errorf("request %s did not reach %s: %w", r.ID, cq.Originator, err))
+			continue
+		}
+		if err := w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, w.now(), ""); err != nil {
+			fail(err)
+			continue
+		}
+		delivered++
+	}
+	inbox, err := w.Store.Requests(ctx, mailbox.RequestInbox)
+	if err != nil {
+		return delivered, fmt.Errorf("deliver pending answers: %w", err)
+	}
+	for _, r := range inbox {
+		if r.State == mailbox.RequestPending || !r.Delivered.IsZero() || len(r.Record) == 0 || ctx.Err() != nil {
+			continue
+		}
+		path := PathConsentApproval
+		if r.State == mailbox.RequestDenied {
+			path = PathConsentDenial
+		}
+		if err := w.deliver(ctx, &r, path); err != nil {
+			fail(err)
+			continue
+		}
+		delivered++
+	}
+	return delivered, first
 }
 
 // post sends body to a partner's consent API and reads the answer.

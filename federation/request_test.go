@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -354,6 +355,76 @@ func TestConsentRequestApprovedWithTearline(t *testing.T) {
 	if got := can.held()[id]; got != 0 {
 		t.Errorf("CAN holds %d copies of the original; only its tearline was consented to", got)
 	}
+	for _, n := range tn.nodes {
+		n.verifyLedger()
+	}
+}
+
+// TestDeliverPending: what did not reach its partner is delivered again
+// by DeliverPending. USA's request, made while GBR could not be reached,
+// reaches GBR's inbox; GBR's approval with a tearline, made while GBR's
+// node was stopped so that the tearline could not reach USA, is refused
+// by USA (409) until the tearline arrives, and is accepted then. Nothing
+// delivered is delivered twice.
+func TestDeliverPending(t *testing.T) {
+	tn, id := onwardSetup(t, 51)
+	gbr, usa := tn.nodes["GBR"], tn.nodes["USA"]
+	ctx := context.Background()
+
+	down := tn.workflow(usa)
+	down.Dial = func(string) (*http.Client, string, error) { return nil, "", errors.New("the link to GBR is down") }
+	q, err := down.Request(ctx, id, "CAN", "for the joint assessment")
+	if err == nil || q.ID == "" {
+		t.Fatalf("Request with GBR unreachable = %+v, %v; want the request kept and an error", q, err)
+	}
+	if out, err := tn.workflow(usa).Store.GetRequest(ctx, mailbox.RequestOutbox, q.ID); err != nil || !out.Delivered.IsZero() || out.DeliveryError == "" {
+		t.Fatalf("USA's outbox: %+v, %v; want the request undelivered, with its error", out, err)
+	}
+	if _, err := tn.workflow(gbr).Store.GetRequest(ctx, mailbox.RequestInbox, q.ID); !errors.Is(err, tearline.ErrNotFound) {
+		t.Fatalf("GBR's inbox holds the request before it was delivered: %v", err)
+	}
+	if n, err := tn.workflow(usa).DeliverPending(ctx); n != 1 || err != nil {
+		t.Fatalf("USA's DeliverPending = %d, %v; want the request delivered", n, err)
+	}
+	if in, err := tn.workflow(gbr).Store.GetRequest(ctx, mailbox.RequestInbox, q.ID); err != nil || in.State != mailbox.RequestPending {
+		t.Fatalf("GBR's inbox: %+v, %v; want the request pending", in, err)
+	}
+	if out, err := tn.workflow(usa).Store.GetRequest(ctx, mailbox.RequestOutbox, q.ID); err != nil || out.Delivered.IsZero() || out.DeliveryError != "" {
+		t.Fatalf("USA's outbox: %+v, %v; want the request delivered", out, err)
+	}
+	if n, err := tn.workflow(usa).DeliverPending(ctx); n != 0 || err != nil {
+		t.Fatalf("USA's DeliverPending again = %d, %v; want nothing to deliver", n, err)
+	}
+
+	// GBR's node is stopped: the tearline it publishes stays at GBR.
+	gbr.stop()
+	variant := matrixID(52)
+	gbr.publish(labelled(t, variant, "GBR OFFICIAL//ORCON//REL TO USA, GBR, FVEY//ORIGINATOR GBR", "counter-terrorism"))
+	a, err := tn.workflow(gbr).ApproveTearline(ctx, q.ID, variant, time.Time{}, time.Hour)
+	if err == nil || !strings.Contains(err.Error(), "409") || a.State != mailbox.RequestApproved || !a.Delivered.IsZero() {
+		t.Fatalf("ApproveTearline before USA holds the tearline = %+v, %v; want approved, refused by USA with 409", a, err)
+	}
+	if n, err := tn.workflow(gbr).DeliverPending(ctx); n != 0 || err == nil {
+		t.Fatalf("GBR's DeliverPending while USA lacks the tearline = %d, %v; want it refused again", n, err)
+	}
+	tn.start(gbr)
+	eventually(t, 30*time.Second, func() (bool, string) {
+		return usa.held()[variant] == 1, "USA does not hold GBR's tearline"
+	})
+	if n, err := tn.workflow(gbr).DeliverPending(ctx); n != 1 || err != nil {
+		t.Fatalf("GBR's DeliverPending once USA holds the tearline = %d, %v; want the approval delivered", n, err)
+	}
+	out, err := tn.workflow(usa).Store.GetRequest(ctx, mailbox.RequestOutbox, q.ID)
+	if err != nil || out.State != mailbox.RequestApproved || !bytes.Equal(out.Record, a.Record) {
+		t.Fatalf("USA's outbox: %+v, %v; want approved with GBR's record", out, err)
+	}
+	if in, err := tn.workflow(gbr).Store.GetRequest(ctx, mailbox.RequestInbox, q.ID); err != nil || in.Delivered.IsZero() || in.DeliveryError != "" {
+		t.Fatalf("GBR's inbox: %+v, %v; want the approval delivered", in, err)
+	}
+	if n, err := tn.workflow(gbr).DeliverPending(ctx); n != 0 || err != nil {
+		t.Fatalf("GBR's DeliverPending again = %d, %v; want nothing to deliver", n, err)
+	}
+	eventually(t, 5*time.Second, requestEvent(usa, ledger.KindConsentGiven, "consent", "received", q.ID))
 	for _, n := range tn.nodes {
 		n.verifyLedger()
 	}

@@ -315,7 +315,7 @@ func (s *Server) answered(w http.ResponseWriter, r *http.Request, rq *request, r
 			return s.renderRequests(w, r, rq, http.StatusConflict, "", fmt.Sprintf("Request %s was not %s: %v", req.ID, what, err))
 		}
 		return s.renderRequests(w, r, rq, http.StatusOK, fmt.Sprintf("Request %s %s.", req.ID, req.State),
-			fmt.Sprintf("The answer is kept and signed, but was not delivered: %v", err))
+			fmt.Sprintf("The answer is kept and signed, but was not delivered: %v. The node delivers it again every 30 seconds; deliver it again now below.", err))
 	}
 	return s.renderRequests(w, r, rq, http.StatusOK, fmt.Sprintf("Request %s %s; %s has the answer.", req.ID, req.State, req.Requester), "")
 }

@@ -27,13 +27,19 @@ import (
 
 // consentWorkflow is the node's consent workflow on store s.
 func consentWorkflow(n *node.Node, s store) (*federation.Workflow, error) {
-	st, ok := s.(federation.RequestRecords)
-	if !ok {
-		return nil, errors.New("this store keeps no consent requests")
-	}
 	rel, err := nodeReleasing(n)
 	if err != nil {
 		return nil, err
+	}
+	return nodeWorkflow(n, s, rel)
+}
+
+// nodeWorkflow is the node's consent workflow on store s, deciding with
+// rel: it reaches partners directly, or through their hub.
+func nodeWorkflow(n *node.Node, s store, rel *releasing) (*federation.Workflow, error) {
+	st, ok := s.(federation.RequestRecords)
+	if !ok {
+		return nil, errors.New("this store keeps no consent requests")
 	}
 	signer := envelope.Signer{Code: n.Config.Node.Partner, KeyID: n.SigningKeyID, Key: n.SigningKey}
 	cards := partner.NewStore(n.Dir, n.Config.Node.Partner)
@@ -197,8 +203,9 @@ func newReleaseApproveCmd(e *env) *cobra.Command {
 information and released to the requester. The consent record is signed
 with the node's key, kept with the decision in the audit log, and sent to
 the requester's node, which passes the object on with it. --expires bounds
-how long the consent holds (default: it does not lapse). Run it again to
-retry a delivery that failed.`,
+how long the consent holds (default: it does not lapse). When the answer
+does not reach the requester, the running node ('tearline serve') delivers
+it again every 30 seconds; running the command again retries at once.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if expires < 0 {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/exercise"
+	"github.com/tearline/tearline/federation"
+	"github.com/tearline/tearline/federation/mailbox"
 )
 
 // TestExerciseConsent plays testdata/consent.yaml: Canada asks the US for
@@ -156,4 +158,85 @@ func waitHolds(t *testing.T, f *exerciseFed, nation string, ids ...string) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
+
+// TestServeDeliversConsentAgain: a request made while the link to the
+// originator is cut, and an answer given while it is cut again, reach the
+// partner once the link heals, delivered again by the running nodes
+// without anyone retrying.
+func TestServeDeliversConsentAgain(t *testing.T) {
+	defer func(d time.Duration) { deliverInterval = d }(deliverInterval)
+	deliverInterval = 100 * time.Millisecond
+	data, err := os.ReadFile("testdata/consent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := exercise.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f, err := newExerciseFed(ctx, sc, t.TempDir(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id := exercise.ObjectID(sc.ID, "report", "delivered-again")
+	if err := f.Publish(ctx, "USA", exercise.Object{ID: id, Type: "report", Name: "Source reporting",
+		Banner: "SECRET//ORCON//REL TO USA, CAN, GBR//ORIGINATOR USA"}); err != nil {
+		t.Fatal(err)
+	}
+	waitHolds(t, f, "CAN", id)
+	can, err := f.workflow("CAN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	usa, err := f.workflow("USA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRequest := func(w *federation.Workflow, box mailbox.RequestBox, id string, ok func(mailbox.Request) bool, what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r, err := w.Store.GetRequest(ctx, box, id)
+			if err == nil && ok(r) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s after 30 s: %+v, %v", what, r, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	if err := f.Partition(ctx, "CAN", "USA"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := can.Request(ctx, id, "GBR", "asked while the link was cut")
+	if err == nil || r.ID == "" {
+		t.Fatalf("Request over a cut link = %+v, %v; want it kept, and an error", r, err)
+	}
+	if err := f.Heal(ctx, "CAN", "USA"); err != nil {
+		t.Fatal(err)
+	}
+	waitRequest(usa, mailbox.RequestInbox, r.ID, func(q mailbox.Request) bool { return q.State == mailbox.RequestPending },
+		"the US's inbox does not hold the request CAN's node delivered again")
+	waitRequest(can, mailbox.RequestOutbox, r.ID, func(q mailbox.Request) bool { return !q.Delivered.IsZero() && q.DeliveryError == "" },
+		"CAN's outbox does not show the request delivered")
+
+	if err := f.Partition(ctx, "CAN", "USA"); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := usa.Approve(ctx, r.ID, 0); err == nil || a.State != mailbox.RequestApproved {
+		t.Fatalf("Approve over a cut link = %+v, %v; want it approved, and an error", a, err)
+	}
+	if err := f.Heal(ctx, "CAN", "USA"); err != nil {
+		t.Fatal(err)
+	}
+	waitRequest(can, mailbox.RequestOutbox, r.ID, func(q mailbox.Request) bool { return q.State == mailbox.RequestApproved },
+		"CAN's outbox does not hold the approval the US's node delivered again")
+	waitRequest(usa, mailbox.RequestInbox, r.ID, func(q mailbox.Request) bool { return !q.Delivered.IsZero() && q.DeliveryError == "" },
+		"the US's inbox does not show the approval delivered")
+	waitHolds(t, f, "GBR", id)
 }

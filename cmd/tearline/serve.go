@@ -56,8 +56,10 @@ allows their clearance, and the analysts' console under /console/.
 GET /healthz answers when the process runs, /readyz when the database does.
 While it runs, the node signs a checkpoint of its audit log every few
 seconds in which the log grew, witnesses its partners' logs every minute,
-keeps the release sets current, and keeps the early-warning correlation
-current, sending alerts to the configured webhooks.`,
+keeps the release sets current, keeps the early-warning correlation
+current, sending alerts to the configured webhooks, and every 30 seconds
+delivers again the consent requests and answers that did not reach their
+partner.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -124,6 +126,9 @@ type nodeServer struct {
 	federation *federation.Node
 	// hub relays for the members of a community, when the node is one.
 	hub *federation.Hub
+	// consent is the node's consent workflow, when its store keeps
+	// requests: serve delivers again what did not reach its partner.
+	consent *federation.Workflow
 }
 
 // checkpointInterval is how often the audit log is checkpointed while it
@@ -196,6 +201,9 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n, audit: audit}
 	ns.federation, ns.hub = fed, hub
+	if w, err := nodeWorkflow(n, s, vis.rel); err == nil {
+		ns.consent = w
+	}
 	if st, err := nodeLedger(s); err == nil {
 		log := ledger.New(st)
 		ns.record = func(ctx context.Context, ev ledger.Event) error {
@@ -566,6 +574,42 @@ func (ns *nodeServer) releaseSets(ctx context.Context) {
 	}
 }
 
+// consentDeliveries delivers again, every deliverInterval, the consent
+// requests and answers that did not reach their partner (see
+// federation.Workflow.DeliverPending): a partner that was down, or an
+// approval with a tearline that reached the holder before the tearline.
+func (ns *nodeServer) consentDeliveries(ctx context.Context) {
+	if ns.consent == nil {
+		return
+	}
+	t := time.NewTicker(deliverInterval)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := ns.consent.DeliverPending(ctx)
+		if n > 0 {
+			ns.logger.Info("consent: delivered again", "messages", n)
+		}
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != last:
+			// Logged when it changes, not every interval.
+			ns.logger.Warn("consent: not delivered yet; trying again", "every", deliverInterval.String(), "err", err)
+			last = err.Error()
+		case err == nil:
+			last = ""
+		}
+	}
+}
+
+// deliverInterval is how often serve delivers undelivered consent
+// requests and answers again.
+var deliverInterval = 30 * time.Second
+
 // recomputeInterval is how often serve decides every release set again.
 const recomputeInterval = time.Minute
 
@@ -573,11 +617,17 @@ func (ns *nodeServer) serve(ctx context.Context, ln net.Listener) error {
 	done := make(chan error, 1)
 	go func() { done <- ns.http.Serve(tls.NewListener(ln, ns.http.TLSConfig)) }()
 	cpCtx, stopCheckpoints := context.WithCancel(ctx)
-	cpDone := make(chan struct{}, 3)
-	go func() { ns.checkpoints(cpCtx); cpDone <- struct{}{} }()
-	go func() { ns.witnesses(cpCtx); cpDone <- struct{}{} }()
-	go func() { ns.releaseSets(cpCtx); cpDone <- struct{}{} }()
-	defer func() { stopCheckpoints(); <-cpDone; <-cpDone; <-cpDone }()
+	loops := []func(context.Context){ns.checkpoints, ns.witnesses, ns.releaseSets, ns.consentDeliveries}
+	cpDone := make(chan struct{}, len(loops))
+	for _, loop := range loops {
+		go func() { loop(cpCtx); cpDone <- struct{}{} }()
+	}
+	defer func() {
+		stopCheckpoints()
+		for range loops {
+			<-cpDone
+		}
+	}()
 	fedDone := make(chan struct{})
 	go func() { ns.runFederation(cpCtx); close(fedDone) }()
 	defer func() { stopCheckpoints(); <-fedDone }()

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/analytics"
-	"github.com/tearline/tearline/envelope"
 	"github.com/tearline/tearline/federation"
 	"github.com/tearline/tearline/federation/mailbox"
 	"github.com/tearline/tearline/ingest"
@@ -74,15 +73,10 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 	if ls, ok := s.(federation.LinkStore); ok {
 		cfg.Links = consoleLinks{store: ls}
 	}
-	if rs, ok := s.(federation.RequestRecords); ok {
-		cfg.Requests = consoleRequests{w: &federation.Workflow{
-			Signer:     envelope.Signer{Code: holder, KeyID: n.SigningKeyID, Key: n.SigningKey},
-			Store:      rs,
-			Cards:      partner.NewStore(n.Dir, holder),
-			Releaser:   rel.Releaser,
-			Collection: defaultCollection,
-			Dial:       partnerDialer(n),
-		}}
+	if w, err := nodeWorkflow(n, s, rel); err == nil {
+		// As 'tearline release approve' answers: directly, or through
+		// the partner's hub.
+		cfg.Requests = consoleRequests{w: w}
 	}
 	if st, err := nodeLedger(s); err == nil {
 		var keys []ed25519.PublicKey

@@ -186,11 +186,16 @@ func TestBrowserLiveAlerts(t *testing.T) {
 		browserSignIn(t, ctx, n, user, "")
 		do(t, ctx, "open alerts for "+user,
 			chromedp.Navigate(n.ts.URL+"/console/alerts"),
-			chromedp.Poll[chromedp.Void](`document.getElementById('live-alerts').getAttribute('data-connected') === 'true'`))
+			// Waits on the DOM, not on a polled script: a script's
+			// context ends with a navigation still settling.
+			chromedp.WaitReady(chromedp.CSS(`#live-alerts[data-connected="true"]`)))
 	}
 	record(t, c, analytics.KindDomain, "secret-relay.example", "proxy.log:7")
 	do(t, cleared, "the alert appears for j.smith",
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#live-alerts li').length === 1`))
+		chromedp.WaitReady(chromedp.CSS(`#live-alerts > li`)))
+	if nItems := eval[int](t, cleared, `document.querySelectorAll('#live-alerts li').length`); nItems != 1 {
+		t.Errorf("j.smith's page shows %d live alerts; want 1", nItems)
+	}
 	if got := text(t, cleared, "#live-alerts"); !strings.Contains(got, "secret-relay.example") || !strings.Contains(got, objSecretRelay) ||
 		!strings.Contains(got, "GBR SECRET") {
 		t.Errorf("j.smith's live alerts = %q; want the secret relay's indicator and its label", got)
@@ -198,9 +203,9 @@ func TestBrowserLiveAlerts(t *testing.T) {
 	screenshot(t, cleared, "11-alerts-live")
 	record(t, c, analytics.KindIPv4, "203.0.113.9", "fw.log:3")
 	do(t, uncleared, "the OFFICIAL alert appears for k.low",
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#live-alerts li').length >= 1`))
+		chromedp.WaitReady(chromedp.CSS(`#live-alerts > li`)))
 	do(t, cleared, "and for j.smith",
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#live-alerts li').length === 2`))
+		chromedp.WaitReady(chromedp.CSS(`#live-alerts > li:nth-of-type(2)`)))
 	got := text(t, uncleared, "#live-alerts")
 	if strings.Contains(got, "secret-relay") || strings.Contains(got, objSecretRelay) || strings.Contains(got, objSecret) || !strings.Contains(got, objOfficial) {
 		t.Errorf("k.low's live alerts = %q; want the OFFICIAL indicator's alert and nothing of the SECRET ones", got)

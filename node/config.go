@@ -92,6 +92,17 @@ type Config struct {
 	// Alerts configures where `tearline serve` delivers early-warning
 	// alerts besides the console.
 	Alerts AlertsConfig `yaml:"alerts,omitempty"`
+	// Metrics serves the node's metrics to Prometheus.
+	Metrics MetricsConfig `yaml:"metrics,omitempty"`
+}
+
+// MetricsConfig configures the metrics listener.
+type MetricsConfig struct {
+	// Listen is the host:port where `tearline serve` answers GET /metrics
+	// in the Prometheus text format, over plain HTTP and without
+	// authentication, as Prometheus scrapes: bind it to the loopback or
+	// a management network. Empty turns it off.
+	Listen string `yaml:"listen,omitempty"`
 }
 
 // AlertsConfig configures the delivery of early-warning alerts.
@@ -513,6 +524,14 @@ func (c *Config) validate() error {
 			return fieldErr("api.listen", fmt.Errorf("%q is also the partners' listen address; give the users' listener its own port", c.API.Listen))
 		}
 	}
+	if c.Metrics.Listen != "" {
+		if err := validateListen(c.Metrics.Listen); err != nil {
+			return fieldErr("metrics.listen", err)
+		}
+		if c.Metrics.Listen == c.Listen || c.Metrics.Listen == c.API.Listen {
+			return fieldErr("metrics.listen", fmt.Errorf("%q is also the address of another listener; give the metrics their own port", c.Metrics.Listen))
+		}
+	}
 	if err := validateLogLevel(c.Log.Level); err != nil {
 		return fieldErr("log.level", err)
 	}
@@ -698,6 +717,12 @@ database:
 # only; give a public address, or 0.0.0.0:8443, for partners to reach it.
 # TEARLINE_LISTEN overrides it.
 listen: {{q .Listen}}
+
+# To serve metrics to Prometheus at http://127.0.0.1:9464/metrics (plain
+# HTTP, without authentication, as Prometheus scrapes: keep it on this
+# machine or a management network), remove the # of the next two lines.
+# metrics:
+#   listen: "127.0.0.1:9464"
 
 log:
   # How much the node logs: debug, info, warn or error.

@@ -54,6 +54,9 @@ users: TAXII 2.1 with API tokens, each user seeing what the release engine
 allows their clearance, and the analysts' console under /console/.
 
 GET /healthz answers when the process runs, /readyz when the database does.
+With metrics.listen in the config, GET /metrics there serves the node's
+metrics to Prometheus, over plain HTTP: keep it on the loopback or a
+management network.
 While it runs, the node signs a checkpoint of its audit log every few
 seconds in which the log grew, witnesses its partners' logs every minute,
 keeps the release sets current, keeps the early-warning correlation
@@ -81,32 +84,60 @@ partner.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "serving TAXII 2.1 for %s on https://%s/taxii2/ (mutual TLS, pinned partners only)\n", n.Config.Node.Partner, ln.Addr())
-			if n.Config.API.Listen == "" {
-				return srv.serve(ctx, ln)
-			}
-			users, err := newUserServer(n, s, srv.logger)
-			if err != nil {
-				ln.Close()
-				return err
-			}
-			uln, err := net.Listen("tcp", n.Config.API.Listen)
-			if err != nil {
-				ln.Close()
-				return fmt.Errorf("api.listen: %w", err)
-			}
-			fmt.Fprintf(e.stdout, "serving TAXII 2.1 for %s's users on https://%s/taxii2/ (API tokens)\n", n.Config.Node.Partner, uln.Addr())
 			ctx, stop := context.WithCancel(ctx)
 			defer stop()
-			usersDone := make(chan error, 1)
-			go func() { usersDone <- serveUsers(ctx, users, uln) }()
+			// The other listeners run beside the partners' one and end
+			// with it.
+			var others []chan error
+			beside := func(run func(context.Context) error) {
+				done := make(chan error, 1)
+				go func() { done <- run(ctx) }()
+				others = append(others, done)
+			}
+			if n.Config.Metrics.Listen != "" {
+				mln, err := net.Listen("tcp", n.Config.Metrics.Listen)
+				if err != nil {
+					ln.Close()
+					return fmt.Errorf("metrics.listen: %w", err)
+				}
+				fmt.Fprintf(e.stdout, "serving metrics for Prometheus on http://%s/metrics\n", mln.Addr())
+				beside(func(ctx context.Context) error { return serveMetrics(ctx, srv.metrics, mln) })
+			}
+			if n.Config.API.Listen != "" {
+				users, err := newUserServer(n, s, srv.logger)
+				if err != nil {
+					ln.Close()
+					stop()
+					return errors.Join(err, waitAll(others))
+				}
+				users.Handler = srv.metrics.instrument("users", users.Handler)
+				uln, err := net.Listen("tcp", n.Config.API.Listen)
+				if err != nil {
+					ln.Close()
+					users.audit.Close()
+					stop()
+					return errors.Join(fmt.Errorf("api.listen: %w", err), waitAll(others))
+				}
+				fmt.Fprintf(e.stdout, "serving TAXII 2.1 for %s's users on https://%s/taxii2/ (API tokens)\n", n.Config.Node.Partner, uln.Addr())
+				beside(func(ctx context.Context) error { return serveUsers(ctx, users, uln) })
+			}
 			err = srv.serve(ctx, ln)
 			stop()
-			return errors.Join(err, <-usersDone)
+			return errors.Join(err, waitAll(others))
 		},
 	}
 	addDirFlag(cmd, &dir)
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: the config's listen setting)")
 	return cmd
+}
+
+// waitAll waits for every listener's result.
+func waitAll(done []chan error) error {
+	var errs []error
+	for _, d := range done {
+		errs = append(errs, <-d)
+	}
+	return errors.Join(errs...)
 }
 
 // nodeServer is a node's HTTPS server: TAXII for partners, health for
@@ -129,6 +160,9 @@ type nodeServer struct {
 	// consent is the node's consent workflow, when its store keeps
 	// requests: serve delivers again what did not reach its partner.
 	consent *federation.Workflow
+	// metrics count the requests of the node's listeners and read its
+	// state for Prometheus (serve_metrics.go).
+	metrics *nodeMetrics
 }
 
 // checkpointInterval is how often the audit log is checkpointed while it
@@ -198,8 +232,9 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 		}
 		w.Write([]byte("ready\n"))
 	})
-	ns := &nodeServer{http: &http.Server{Handler: mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n, audit: audit}
+	m := newNodeMetrics(n, s)
+	ns := &nodeServer{http: &http.Server{Handler: m.instrument("partners", mux), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n, audit: audit, metrics: m}
 	ns.federation, ns.hub = fed, hub
 	if w, err := nodeWorkflow(n, s, vis.rel); err == nil {
 		ns.consent = w

@@ -22,14 +22,7 @@ import (
 // denies the other; the UK receives the first and never the second, and
 // every inject is played and every expectation met with no violation.
 func TestExerciseConsent(t *testing.T) {
-	data, err := os.ReadFile("testdata/consent.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := exercise.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc := consentScenario(t)
 	var out bytes.Buffer
 	e := &env{stdout: &out, stderr: &out}
 	card, err := e.runExercise(context.Background(), sc, "", 5, "", nil)
@@ -60,20 +53,8 @@ func TestExerciseConsent(t *testing.T) {
 // needs the US's consent); a node that is not the originator cannot
 // approve, and an object a node does not hold cannot be asked for.
 func TestReleaseConsentCommands(t *testing.T) {
-	data, err := os.ReadFile("testdata/consent.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := exercise.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, f := consentFed(t)
 	ctx := context.Background()
-	f, err := newExerciseFed(ctx, sc, t.TempDir(), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	dir := func(code string) string { return filepath.Join(f.dir, strings.ToLower(code)) }
 	approved := exercise.ObjectID(sc.ID, "report", "cli-approved")
 	denied := exercise.ObjectID(sc.ID, "report", "cli-denied")
@@ -139,6 +120,33 @@ func TestReleaseConsentCommands(t *testing.T) {
 	}
 }
 
+// consentScenario is testdata/consent.yaml.
+func consentScenario(t *testing.T) *exercise.Scenario {
+	t.Helper()
+	data, err := os.ReadFile("testdata/consent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := exercise.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// consentFed starts the nations of testdata/consent.yaml as running nodes,
+// stopped when the test ends.
+func consentFed(t *testing.T) (*exercise.Scenario, *exerciseFed) {
+	t.Helper()
+	sc := consentScenario(t)
+	f, err := newExerciseFed(context.Background(), sc, t.TempDir(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return sc, f
+}
+
 // waitHolds waits until nation's node holds every object.
 func waitHolds(t *testing.T, f *exerciseFed, nation string, ids ...string) {
 	t.Helper()
@@ -167,20 +175,8 @@ func waitHolds(t *testing.T, f *exerciseFed, nation string, ids ...string) {
 func TestServeDeliversConsentAgain(t *testing.T) {
 	defer func(d time.Duration) { deliverInterval = d }(deliverInterval)
 	deliverInterval = 100 * time.Millisecond
-	data, err := os.ReadFile("testdata/consent.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := exercise.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, f := consentFed(t)
 	ctx := context.Background()
-	f, err := newExerciseFed(ctx, sc, t.TempDir(), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	id := exercise.ObjectID(sc.ID, "report", "delivered-again")
 	if err := f.Publish(ctx, "USA", exercise.Object{ID: id, Type: "report", Name: "Source reporting",
 		Banner: "SECRET//ORCON//REL TO USA, CAN, GBR//ORIGINATOR USA"}); err != nil {
@@ -210,30 +206,36 @@ func TestServeDeliversConsentAgain(t *testing.T) {
 		}
 	}
 
-	if err := f.Partition(ctx, "CAN", "USA"); err != nil {
-		t.Fatal(err)
+	// whileCut does something while the link between CAN and the US is
+	// cut.
+	whileCut := func(do func()) {
+		t.Helper()
+		if err := f.Partition(ctx, "CAN", "USA"); err != nil {
+			t.Fatal(err)
+		}
+		do()
+		if err := f.Heal(ctx, "CAN", "USA"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	r, err := can.Request(ctx, id, "GBR", "asked while the link was cut")
-	if err == nil || r.ID == "" {
-		t.Fatalf("Request over a cut link = %+v, %v; want it kept, and an error", r, err)
-	}
-	if err := f.Heal(ctx, "CAN", "USA"); err != nil {
-		t.Fatal(err)
-	}
+
+	var r mailbox.Request
+	whileCut(func() {
+		var err error
+		if r, err = can.Request(ctx, id, "GBR", "asked while the link was cut"); err == nil || r.ID == "" {
+			t.Fatalf("Request over a cut link = %+v, %v; want it kept, and an error", r, err)
+		}
+	})
 	waitRequest(usa, mailbox.RequestInbox, r.ID, func(q mailbox.Request) bool { return q.State == mailbox.RequestPending },
 		"the US's inbox does not hold the request CAN's node delivered again")
 	waitRequest(can, mailbox.RequestOutbox, r.ID, func(q mailbox.Request) bool { return !q.Delivered.IsZero() && q.DeliveryError == "" },
 		"CAN's outbox does not show the request delivered")
 
-	if err := f.Partition(ctx, "CAN", "USA"); err != nil {
-		t.Fatal(err)
-	}
-	if a, err := usa.Approve(ctx, r.ID, 0); err == nil || a.State != mailbox.RequestApproved {
-		t.Fatalf("Approve over a cut link = %+v, %v; want it approved, and an error", a, err)
-	}
-	if err := f.Heal(ctx, "CAN", "USA"); err != nil {
-		t.Fatal(err)
-	}
+	whileCut(func() {
+		if a, err := usa.Approve(ctx, r.ID, 0); err == nil || a.State != mailbox.RequestApproved {
+			t.Fatalf("Approve over a cut link = %+v, %v; want it approved, and an error", a, err)
+		}
+	})
 	waitRequest(can, mailbox.RequestOutbox, r.ID, func(q mailbox.Request) bool { return q.State == mailbox.RequestApproved },
 		"CAN's outbox does not hold the approval the US's node delivered again")
 	waitRequest(usa, mailbox.RequestInbox, r.ID, func(q mailbox.Request) bool { return !q.Delivered.IsZero() && q.DeliveryError == "" },

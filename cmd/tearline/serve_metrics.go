@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"runtime"
@@ -232,18 +230,5 @@ func serveMetrics(ctx context.Context, m *nodeMetrics, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.reg.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("metrics server: %w", err)
-	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shut)
-		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}
+	return runServer(ctx, "metrics server", srv, func() error { return srv.Serve(ln) }, 5*time.Second)
 }

@@ -168,17 +168,24 @@ type userServer struct {
 func serveUsers(ctx context.Context, srv *userServer, ln net.Listener) error {
 	// After the server has shut down: every read answered is recorded.
 	defer srv.audit.Close()
+	return runServer(ctx, "users' server", srv.Server, func() error { return srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }, 10*time.Second)
+}
+
+// runServer runs serve (srv's Serve on its listener) until it fails or
+// ctx ends; then it shuts srv down, giving the requests under way grace
+// to finish.
+func runServer(ctx context.Context, name string, srv *http.Server, serve func() error, grace time.Duration) error {
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	go func() { done <- serve() }()
 	select {
 	case err := <-done:
-		return fmt.Errorf("users' server: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		shut, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		srv.Shutdown(shut)
 		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		return nil
 	}

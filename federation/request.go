@@ -645,7 +645,8 @@ func (w *Workflow) deliver(ctx context.Context, r *mailbox.Request, path string)
 // requests this node sent that their originator has not taken, and the
 // answers it gave that their holder has not. An approval with a tearline
 // that reached the holder before the tearline did is among them, and
-// arrives once the tearline has. Partners take a message delivered again
+// arrives once the tearline has; an approval whose consent lapsed first is
+// not delivered any more. Partners take a message delivered again
 // as they took it the first time. It returns how many were delivered now;
 // the first failure is returned, and each is kept as its request's
 // delivery error, for the next attempt.
@@ -694,6 +695,16 @@ func (w *Workflow) DeliverPending(ctx context.Context) (int, error) {
 		path := PathConsentApproval
 		if r.State == mailbox.RequestDenied {
 			path = PathConsentDenial
+		} else if c, err := ParseConsent(r.Record); err == nil && !c.Expires.IsZero() && !w.now().Before(c.Expires) {
+			// A consent that lapsed before it arrived is of no use to
+			// the holder, which would refuse it: it stays undelivered,
+			// and says why.
+			if msg := "the consent lapsed at " + c.Expires.UTC().Format(time.RFC3339) + " before it reached " + r.Requester; r.DeliveryError != msg {
+				if err := w.Store.SetDelivered(ctx, mailbox.RequestInbox, r.ID, time.Time{}, msg); err != nil {
+					fail(err)
+				}
+			}
+			continue
 		}
 		if err := w.deliver(ctx, &r, path); err != nil {
 			fail(err)

@@ -425,6 +425,29 @@ func TestDeliverPending(t *testing.T) {
 		t.Fatalf("GBR's DeliverPending again = %d, %v; want nothing to deliver", n, err)
 	}
 	eventually(t, 5*time.Second, requestEvent(usa, ledger.KindConsentGiven, "consent", "received", q.ID))
+
+	// A consent that lapses before it could be delivered is not delivered
+	// any more, and the inbox says why.
+	q2, err := tn.workflow(usa).Request(ctx, id, "CAN", "again, for a week")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downGBR := tn.workflow(gbr)
+	downGBR.Dial = func(string) (*http.Client, string, error) { return nil, "", errors.New("the link to USA is down") }
+	if _, err := downGBR.Approve(ctx, q2.ID, time.Hour); err == nil {
+		t.Fatal("Approve over a cut link succeeded")
+	}
+	later := tn.workflow(gbr)
+	later.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if n, err := later.DeliverPending(ctx); n != 0 || err != nil {
+		t.Fatalf("DeliverPending after the consent lapsed = %d, %v; want nothing delivered, no error", n, err)
+	}
+	if in, err := tn.workflow(gbr).Store.GetRequest(ctx, mailbox.RequestInbox, q2.ID); err != nil || !in.Delivered.IsZero() || !strings.Contains(in.DeliveryError, "lapsed") {
+		t.Fatalf("GBR's inbox: %+v, %v; want the approval undelivered, its consent lapsed", in, err)
+	}
+	if out, err := tn.workflow(usa).Store.GetRequest(ctx, mailbox.RequestOutbox, q2.ID); err != nil || out.State != mailbox.RequestPending {
+		t.Fatalf("USA's outbox: %+v, %v; want the request still pending", out, err)
+	}
 	for _, n := range tn.nodes {
 		n.verifyLedger()
 	}

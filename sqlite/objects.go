@@ -1,13 +1,16 @@
 package sqlite
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -328,45 +331,90 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 		query += ` LIMIT ?`
 		args = append(args, q.Limit+1)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	// The rows are read from the driver directly: database/sql would lock,
+	// convert and copy every column of every row again, a fifth of the
+	// time of a page.
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return page, fmt.Errorf("query objects: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if q.Limit > 0 && len(page.Objects) == q.Limit {
-			page.More = true
-			break
-		}
-		var so tearline.StoredObject
-		var added int64
-		var names string
-		var version sql.NullInt64
-		var hash []byte
-		if err := rows.Scan(&added, &names, &version, &hash, &so.JSON, &so.Class); err != nil {
-			return page, fmt.Errorf("query objects: %w", err)
-		}
-		var ok bool
-		if so.ID, names, ok = strings.Cut(names, "\x00"); ok {
-			so.Type, so.SpecVersion, ok = strings.Cut(names, "\x00")
-		}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
 		if !ok {
-			return page, fmt.Errorf("query objects: %s has a corrupt type or spec version", so.ID)
+			return fmt.Errorf("the driver's connection (%T) cannot query", dc)
 		}
-		so.DateAdded = time.UnixMicro(added).UTC()
-		if version.Valid {
-			so.Version = time.Unix(0, version.Int64).UTC()
+		named := make([]driver.NamedValue, len(args))
+		for i, a := range args {
+			v, err := driver.DefaultParameterConverter.ConvertValue(a)
+			if err != nil {
+				return err
+			}
+			named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
 		}
-		if len(hash) != len(so.Hash) {
-			return page, fmt.Errorf("query objects: %s has a corrupt hash of %d bytes", so.ID, len(hash))
+		rows, err := qc.QueryContext(ctx, query, named)
+		if err != nil {
+			return err
 		}
-		copy(so.Hash[:], hash)
-		page.Objects = append(page.Objects, so)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		dest := make([]driver.Value, 6)
+		for {
+			if err := rows.Next(dest); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if q.Limit > 0 && len(page.Objects) == q.Limit {
+				page.More = true
+				return nil
+			}
+			so, err := scanObject(dest)
+			if err != nil {
+				return err
+			}
+			page.Objects = append(page.Objects, so)
+		}
+	})
+	if err != nil {
 		return page, fmt.Errorf("query objects: %w", err)
 	}
 	return page, nil
+}
+
+// scanObject decodes a row of Objects' query.
+func scanObject(row []driver.Value) (tearline.StoredObject, error) {
+	var so tearline.StoredObject
+	added, ok1 := row[0].(int64)
+	names, ok2 := row[1].(string)
+	hash, ok3 := row[3].([]byte)
+	content, ok4 := row[4].([]byte)
+	class, ok5 := row[5].(int64)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		return so, fmt.Errorf("a stored version has columns of unexpected types (%T, %T, %T, %T, %T)", row[0], row[1], row[3], row[4], row[5])
+	}
+	var ok bool
+	if so.ID, names, ok = strings.Cut(names, "\x00"); ok {
+		so.Type, so.SpecVersion, ok = strings.Cut(names, "\x00")
+	}
+	if !ok {
+		return so, fmt.Errorf("%s has a corrupt type or spec version", so.ID)
+	}
+	switch v := row[2].(type) {
+	case nil:
+	case int64:
+		so.Version = time.Unix(0, v).UTC()
+	default:
+		return so, fmt.Errorf("%s has a version of type %T", so.ID, v)
+	}
+	if len(hash) != len(so.Hash) {
+		return so, fmt.Errorf("%s has a corrupt hash of %d bytes", so.ID, len(hash))
+	}
+	copy(so.Hash[:], hash)
+	so.DateAdded = time.UnixMicro(added).UTC()
+	// The driver's values are its own until the next row.
+	so.JSON = bytes.Clone(content)
+	so.Class = class
+	return so, nil
 }
 
 // DeleteObjects removes the matching versions; an empty version filter

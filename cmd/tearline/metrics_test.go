@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -154,4 +155,68 @@ func samples(t *testing.T, out string) map[string]float64 {
 		s[m[1]] = v
 	}
 	return s
+}
+
+// TestInstrumentKeepsStreaming: a handler behind the metrics still
+// reaches the connection through http.ResponseController (the live
+// alerts flush events, the federation sets deadlines on long polls), the
+// client sees a flushed event while the handler still runs, and the
+// request is counted with its status once it ends.
+func TestInstrumentKeepsStreaming(t *testing.T) {
+	dir := t.TempDir()
+	if _, errs, c := run(t, "", "init", "--partner", "GBR", "--name", "GBR liaison node", "--dir", dir); c != 0 {
+		t.Fatal(errs)
+	}
+	n, err := node.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := openStore(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := newNodeMetrics(n, s)
+	release := make(chan struct{})
+	h := m.instrument("users", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if err := rc.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Errorf("SetWriteDeadline through the metrics: %v", err)
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "event: alert\ndata: {}\n\n")
+		if err := rc.Flush(); err != nil {
+			t.Errorf("Flush through the metrics: %v", err)
+		}
+		<-release
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/console/alerts/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "event: alert\n" {
+		t.Errorf("first line while the handler runs = %q, %v; want the flushed event", line, err)
+	}
+	close(release)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	var b strings.Builder
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.Reset()
+		if err := m.reg.Write(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if samples(t, b.String())[`tearline_http_requests_total{listener="users",area="console",method="GET",code="202"}`] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the streamed request is not counted with its status:\n%s", b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -1,13 +1,16 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tearline/tearline"
+	"github.com/tearline/tearline/stix"
 	"github.com/tearline/tearline/storetest"
 )
 
@@ -129,5 +132,52 @@ func TestOpenReadOnlyRefusesWrites(t *testing.T) {
 	}
 	if _, err := OpenReadOnly(ctx, filepath.Join(t.TempDir(), "absent.db")); err == nil {
 		t.Error("OpenReadOnly of a missing file succeeded")
+	}
+}
+
+// TestObjectsKeepTheirContent: the objects of a page keep their own
+// content and hash, each as stored, after the rows after them were read
+// and after the page's connection went back to the pool and served other
+// queries. Objects keeps the driver's values without copying them, which
+// is right only while the driver gives every row memory of its own.
+func TestObjectsKeepTheirContent(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	var objs []*tearline.Object
+	for i := range 50 {
+		o, _, err := stix.Parse(fmt.Appendf(nil, `{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"indicator %d %s","pattern":"[ipv4-addr:value = '198.51.100.%d']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`,
+			i, i, strings.Repeat("x", i*37), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, o)
+	}
+	if _, err := s.PutObjects(ctx, "c", objs); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Objects(ctx, tearline.ObjectQuery{Collection: "c", Version: tearline.VersionFilter{All: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other queries on the pool's connections.
+	for range 5 {
+		if _, err := s.Objects(ctx, tearline.ObjectQuery{Collection: "c", Limit: 7, Version: tearline.VersionFilter{All: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(page.Objects) != len(objs) {
+		t.Fatalf("read %d objects; want %d", len(page.Objects), len(objs))
+	}
+	for i, o := range page.Objects {
+		if !bytes.Equal(o.JSON, objs[i].JSON) || o.Hash != objs[i].Hash || o.ID != objs[i].ID {
+			t.Errorf("object %d reads %s (hash %x); want %s as stored", i, o.JSON, o.Hash[:4], objs[i].JSON)
+		}
 	}
 }

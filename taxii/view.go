@@ -53,12 +53,17 @@ func (v *view) visible(ctx context.Context, objs []tearline.StoredObject) ([]tea
 		return nil, nil
 	}
 	if v.seen == nil {
-		v.seen = make(map[int64]bool)
+		v.seen = make(map[int64]bool, len(objs))
 	}
-	var ask []tearline.StoredObject
-	for i := range objs {
-		if _, ok := v.seen[objs[i].DateAdded.UnixMicro()]; !ok {
-			ask = append(ask, objs[i])
+	// Usually none was decided yet: objs is asked about as it is, not
+	// copied (a page is a thousand versions).
+	ask := objs
+	if len(v.seen) > 0 {
+		ask = make([]tearline.StoredObject, 0, len(objs))
+		for i := range objs {
+			if _, ok := v.seen[objs[i].DateAdded.UnixMicro()]; !ok {
+				ask = append(ask, objs[i])
+			}
 		}
 	}
 	if len(ask) > 0 {
@@ -69,8 +74,13 @@ func (v *view) visible(ctx context.Context, objs []tearline.StoredObject) ([]tea
 		if len(mask) != len(ask) {
 			return nil, fmt.Errorf("visibility for %s %q answered %d decisions for %d objects", v.p.Kind, v.p.ID, len(mask), len(ask))
 		}
+		all := len(ask) == len(objs)
 		for i, ok := range mask {
 			v.seen[ask[i].DateAdded.UnixMicro()] = ok
+			all = all && ok
+		}
+		if all {
+			return objs, nil
 		}
 	}
 	out := make([]tearline.StoredObject, 0, len(objs))

@@ -216,6 +216,8 @@ func (h *Handler) writeEnvelope(w http.ResponseWriter, r *http.Request, l listin
 	b = append(b, "}\n"...)
 	setDateHeaders(w, l.objs)
 	w.Header().Set("Content-Type", MediaType)
+	// The length is known: the client can read the page into one buffer.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(b)

@@ -1,7 +1,10 @@
 package jsonscan
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -61,5 +64,37 @@ func TestArraySlices(t *testing.T) {
 	}
 	if want := []string{`{"a":1}`, `"x"`, `[2]`}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("elements %q, want %q", got, want)
+	}
+}
+
+// TestPlain holds the eight-byte test to the byte-by-byte one: every byte
+// value at every position of a word of plain text, and random words.
+func TestPlain(t *testing.T) {
+	isPlain := func(b []byte) bool {
+		for _, c := range b {
+			if c < 0x20 || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	word := []byte("abcdefgh")
+	for pos := range 8 {
+		for v := range 256 {
+			w := bytes.Clone(word)
+			w[pos] = byte(v)
+			if got, want := plain(binary.LittleEndian.Uint64(w)), isPlain(w); got != want {
+				t.Errorf("plain(%q) = %v; want %v", w, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1_000_000 {
+		x := rng.Uint64()
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], x)
+		if got, want := plain(x), isPlain(w[:]); got != want {
+			t.Fatalf("plain(%q) = %v; want %v", w, got, want)
+		}
 	}
 }

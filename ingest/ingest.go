@@ -56,7 +56,9 @@ type Options struct {
 	// elements of a TAXII envelope, say, each a complete JSON value), in
 	// place of the reader given to Stream, which is then not read. An
 	// element that is not a JSON object, or is larger than MaxObjectSize,
-	// is rejected as the decoder rejects it in a bundle.
+	// is rejected as the decoder rejects it in a bundle. They are read in
+	// place, not copied: the objects stored share their memory, so they
+	// MUST NOT change afterwards.
 	Elements [][]byte
 }
 
@@ -198,7 +200,11 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 					break
 				}
 			} else {
-				c.items = append(c.items, item{index: idx, raw: append([]byte(nil), raw...)})
+				if opts.Elements == nil {
+					// The decoder reuses its buffer.
+					raw = append([]byte(nil), raw...)
+				}
+				c.items = append(c.items, item{index: idx, raw: raw})
 			}
 			if len(c.items) == chunkSize && !send() {
 				return

@@ -193,3 +193,35 @@ func TestCompactKeepsValues(t *testing.T) {
 		t.Errorf("Compact = %s; want %s", got, want)
 	}
 }
+
+// TestParseJSONStrings: strings are read eight bytes at a time where they
+// can be; wherever a quote, a backslash, a control character, a byte of
+// invalid UTF-8 or a valid multi-byte character falls (before, on and
+// after the word boundaries), the result is the byte-by-byte one.
+func TestParseJSONStrings(t *testing.T) {
+	for n := range 24 {
+		pad := strings.Repeat("a", n)
+		for _, tc := range []struct {
+			text, want string
+			ok         bool
+		}{
+			{`"` + pad + `"`, pad, true},
+			{`"` + pad + `é` + pad + `"`, pad + "é" + pad, true},
+			{`"` + pad + `\n` + pad + `"`, pad + "\n" + pad, true},
+			{`"` + pad + `\"` + pad + `"`, pad + `"` + pad, true},
+			{`"` + pad + "\xff" + pad + `"`, "", false},
+			{`"` + pad + "\xc3" + pad + `"`, "", false},
+			{`"` + pad + "\x01" + pad + `"`, "", false},
+			{`"` + pad + "\x1f" + pad + `"`, "", false},
+			{`"` + pad, "", false},
+		} {
+			v, err := ParseJSON([]byte(tc.text))
+			switch {
+			case !tc.ok && err == nil:
+				t.Errorf("ParseJSON(%q) accepted", tc.text)
+			case tc.ok && (err != nil || v.Kind != String || v.Str != tc.want):
+				t.Errorf("ParseJSON(%q) = %+v, %v; want the string %q", tc.text, v, err, tc.want)
+			}
+		}
+	}
+}

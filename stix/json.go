@@ -1,11 +1,14 @@
 package stix
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/tearline/tearline/internal/jsonscan"
 )
 
 // Kind is the JSON type of a Value.
@@ -269,6 +272,19 @@ func (p *parser) string() (string, error) {
 	// Fast path: no escapes, ASCII or valid UTF-8 checked at the end.
 	ascii := true
 	for p.pos < len(p.data) {
+		// Eight bytes at a time while none ends the string, starts an
+		// escape or is a control character.
+		for p.pos+8 <= len(p.data) {
+			w := binary.LittleEndian.Uint64(p.data[p.pos:])
+			if !jsonscan.PlainWord(w) {
+				break
+			}
+			ascii = ascii && w&0x8080808080808080 == 0
+			p.pos += 8
+		}
+		if p.pos >= len(p.data) {
+			break
+		}
 		c := p.data[p.pos]
 		if c == '"' {
 			s := p.data[start:p.pos]

@@ -149,7 +149,7 @@ func (s *Scanner) Str() (raw []byte, err error) {
 		// Eight bytes at a time while none of them ends the string,
 		// starts an escape or is a control character: most of a STIX
 		// object is plain text.
-		for s.i+8 <= len(s.b) && plain(binary.LittleEndian.Uint64(s.b[s.i:])) {
+		for s.i+8 <= len(s.b) && PlainWord(binary.LittleEndian.Uint64(s.b[s.i:])) {
 			s.i += 8
 		}
 		if s.i >= len(s.b) {
@@ -187,11 +187,11 @@ func (s *Scanner) Str() (raw []byte, err error) {
 	return nil, s.syntaxError("in string literal")
 }
 
-// plain reports whether none of the eight bytes of x is a quote, a
+// PlainWord reports whether none of the eight bytes of x is a quote, a
 // backslash or below 0x20 (the classic test for a zero byte, applied to x
 // with the quote's and the backslash's bits flipped, and for bytes below
 // 0x20; exact, with no false positives or negatives).
-func plain(x uint64) bool {
+func PlainWord(x uint64) bool {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080

@@ -83,8 +83,8 @@ func TestPlain(t *testing.T) {
 		for v := range 256 {
 			w := bytes.Clone(word)
 			w[pos] = byte(v)
-			if got, want := plain(binary.LittleEndian.Uint64(w)), isPlain(w); got != want {
-				t.Errorf("plain(%q) = %v; want %v", w, got, want)
+			if got, want := PlainWord(binary.LittleEndian.Uint64(w)), isPlain(w); got != want {
+				t.Errorf("PlainWord(%q) = %v; want %v", w, got, want)
 			}
 		}
 	}
@@ -93,8 +93,8 @@ func TestPlain(t *testing.T) {
 		x := rng.Uint64()
 		var w [8]byte
 		binary.LittleEndian.PutUint64(w[:], x)
-		if got, want := plain(x), isPlain(w[:]); got != want {
-			t.Fatalf("plain(%q) = %v; want %v", w, got, want)
+		if got, want := PlainWord(x), isPlain(w[:]); got != want {
+			t.Fatalf("PlainWord(%q) = %v; want %v", w, got, want)
 		}
 	}
 }

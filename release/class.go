@@ -20,8 +20,10 @@ package release
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/tearline/tearline"
@@ -71,6 +73,21 @@ type class struct {
 //     variants, consents or a recall: those are per object, so such an
 //     object is a class of its own.
 func Classify(s *policy.Subject, epochs Epochs) ([]byte, error) {
+	return classify(s, epochs, nil)
+}
+
+// lastClass is the last class encoded, kept so that the next object of a
+// batch, which usually has the same class, is not encoded again.
+type lastClass struct {
+	mu   sync.Mutex
+	c    class
+	data []byte
+}
+
+// classify is Classify, reusing last's encoding when the class is equal
+// to the last one (reflect.DeepEqual: equal values encode to the same
+// JSON; a class that merely looks alike is encoded again).
+func classify(s *policy.Subject, epochs Epochs, last *lastClass) ([]byte, error) {
 	c := class{V: classVersion, Holder: s.Holder, Type: s.Type, Label: s.Label, Verified: s.Verified,
 		Originators: s.Originators, HolderOrg: s.HolderOrganisation}
 	if len(s.Topics) > 0 {
@@ -86,9 +103,27 @@ func Classify(s *policy.Subject, epochs Epochs) ([]byte, error) {
 		c.ID, c.Recalled, c.Variants, c.Consents = s.ID, s.Recalled, s.Variants, s.Consents
 	}
 	c.Created = c.Created.UTC()
+	if last != nil && c.ID == "" {
+		last.mu.Lock()
+		hit, data := last.data != nil && reflect.DeepEqual(c, last.c), last.data
+		last.mu.Unlock()
+		if hit {
+			return data, nil
+		}
+	}
 	data, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("release class of %s: %w", s.ID, err)
+	}
+	if last != nil && c.ID == "" {
+		// The subject's slices are the caller's: the class kept must
+		// not change with them. (A class of one object is not kept.)
+		kept := c
+		kept.Label = c.Label.Clone()
+		kept.Originators = slices.Clone(c.Originators)
+		last.mu.Lock()
+		last.c, last.data = kept, data
+		last.mu.Unlock()
 	}
 	return data, nil
 }

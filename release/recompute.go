@@ -27,6 +27,9 @@ type Releaser struct {
 	Holder     string
 	// Epochs are the registry's membership epochs, for Classify.
 	Epochs Epochs
+
+	// last is the last class Classify encoded (see classify).
+	last lastClass
 }
 
 // NewReleaser compiles the agreements against the registry.
@@ -109,7 +112,7 @@ func (r *Releaser) Partners(at time.Time) []string {
 // Classify returns the release class of a subject on this node (see
 // Classify).
 func (r *Releaser) Classify(s *policy.Subject) ([]byte, error) {
-	return Classify(s, r.Epochs)
+	return classify(s, r.Epochs, &r.last)
 }
 
 // PartnerImpact is what a change does to one partner, in object versions.

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -413,5 +414,56 @@ func TestExerciseReleaser(t *testing.T) {
 	}
 	if _, err := NewExerciseReleaser(policy.Builtin(), all, "GBR", "X", []string{"GBR", "ZZZ"}); err == nil {
 		t.Error("an exercise with an unknown participant was accepted")
+	}
+}
+
+// TestReleaserClassifyIsClassify: the releaser reuses the encoding of the
+// class before when the next is equal, and only then: over random
+// subjects, runs of equal ones, subjects that differ in one field, and a
+// caller that changes its subject's slices after the call, it returns
+// exactly what Classify returns.
+func TestReleaserClassifyIsClassify(t *testing.T) {
+	rel := examples(t, "GBR")
+	ls := labels(t)
+	r := rand.New(rand.NewPCG(7, 9))
+	check := func(s *policy.Subject) {
+		t.Helper()
+		want, err := Classify(s, rel.Epochs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rel.Classify(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("Releaser.Classify(%s) = %s; want %s", s.ID, got, want)
+		}
+	}
+	for i := range 3000 {
+		s := randomSubject(r, ls, i)
+		check(s)
+		check(s) // equal: reused
+		// One field changed, in the label or beside it.
+		o := *s
+		o.Label = s.Label.Clone()
+		switch i % 5 {
+		case 0:
+			o.Label.Purposes = append(o.Label.Purposes, "crime")
+		case 1:
+			o.Verified = !o.Verified
+		case 2:
+			o.Originators = append(slices.Clone(o.Originators), "NZL")
+		case 3:
+			o.Label.ORCON = !o.Label.ORCON
+		case 4:
+			o.Type = "campaign"
+		}
+		check(&o)
+		// The caller changes what it passed: the class kept does not.
+		if len(o.Label.Purposes) > 0 {
+			o.Label.Purposes[0] = "changed-after"
+			check(s)
+		}
 	}
 }

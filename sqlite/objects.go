@@ -219,12 +219,16 @@ func storedVersions(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearlin
 	const chunk = 500
 	for start := 0; start < len(uniq); start += chunk {
 		part := uniq[start:min(start+chunk, len(uniq))]
-		rows, err := tx.QueryContext(ctx, `SELECT object_id, version, hash, class FROM objects WHERE collection = ? AND id_key IN (?`+
+		rows, err := tx.QueryContext(uninterrupted(ctx), `SELECT object_id, version, hash, class FROM objects WHERE collection = ? AND id_key IN (?`+
 			strings.Repeat(`,?`, len(part)-1)+`)`, append([]any{coll}, part...)...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
+		for n := 0; rows.Next(); n++ {
+			if err := cancelled(ctx, n); err != nil {
+				rows.Close()
+				return nil, err
+			}
 			var id string
 			var st stored
 			var h []byte
@@ -351,13 +355,16 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 			}
 			named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
 		}
-		rows, err := qc.QueryContext(ctx, query, named)
+		rows, err := qc.QueryContext(uninterrupted(ctx), query, named)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		dest := make([]driver.Value, 6)
-		for {
+		for n := 0; ; n++ {
+			if err := cancelled(ctx, n); err != nil {
+				return err
+			}
 			if err := rows.Next(dest); err == io.EOF {
 				return nil
 			} else if err != nil {

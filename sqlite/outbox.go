@@ -26,7 +26,9 @@ func enqueueAdded(ctx context.Context, tx *sql.Tx, from, to int64) error {
 	if to <= from {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, `INSERT INTO outbox (partner, seq, date_added)
+	// One row comes back per entry queued: read uninterrupted (a goroutine
+	// per row otherwise), inside the writer's transaction.
+	rows, err := tx.QueryContext(uninterrupted(ctx), `INSERT INTO outbox (partner, seq, date_added)
 		SELECT r.partner,
 			coalesce((SELECT h.last FROM outbox_heads h WHERE h.partner = r.partner), 0)
 				+ row_number() OVER (PARTITION BY r.partner ORDER BY o.date_added),
@@ -64,7 +66,7 @@ func enqueueReleased(ctx context.Context, tx *sql.Tx, set []tearline.ClassReleas
 		for _, p := range part {
 			args = append(args, p.class, p.partner)
 		}
-		rows, err := tx.QueryContext(ctx, `WITH g (class, partner) AS (VALUES (?, ?)`+strings.Repeat(`, (?, ?)`, len(part)-1)+`)
+		rows, err := tx.QueryContext(uninterrupted(ctx), `WITH g (class, partner) AS (VALUES (?, ?)`+strings.Repeat(`, (?, ?)`, len(part)-1)+`)
 			INSERT INTO outbox (partner, seq, date_added)
 			SELECT g.partner,
 				coalesce((SELECT h.last FROM outbox_heads h WHERE h.partner = g.partner), 0)
@@ -84,10 +86,15 @@ func enqueueReleased(ctx context.Context, tx *sql.Tx, set []tearline.ClassReleas
 }
 
 // raiseHeads reads the (partner, seq) rows an insert into the outbox
-// returned and moves each partner's head to its highest.
+// returned (queried with uninterrupted(ctx)) and moves each partner's head
+// to its highest.
 func raiseHeads(ctx context.Context, tx *sql.Tx, rows *sql.Rows) error {
 	heads := map[string]int64{}
-	for rows.Next() {
+	for n := 0; rows.Next(); n++ {
+		if err := cancelled(ctx, n); err != nil {
+			rows.Close()
+			return fmt.Errorf("outbox: %w", err)
+		}
 		var p string
 		var seq int64
 		if err := rows.Scan(&p, &seq); err != nil {
@@ -166,7 +173,7 @@ func (s *Store) OutboxPage(ctx context.Context, partner string, after uint64, li
 		return page, fmt.Errorf("outbox of %s: %w", partner, err)
 	}
 	page.Head = uint64(head)
-	rows, err := s.db.QueryContext(ctx, `SELECT x.seq, c.id, o.date_added, o.object_id, o.type, o.spec_version, o.version, o.versioned,
+	rows, err := s.db.QueryContext(uninterrupted(ctx), `SELECT x.seq, c.id, o.date_added, o.object_id, o.type, o.spec_version, o.version, o.versioned,
 			o.hash, o.content, r.outcome, r.variant,
 			EXISTS (SELECT 1 FROM provenance p WHERE p.object_id = o.object_id AND p.hash = o.hash AND p.sender = x.partner)
 		FROM outbox x
@@ -179,7 +186,10 @@ func (s *Store) OutboxPage(ctx context.Context, partner string, after uint64, li
 	}
 	defer rows.Close()
 	size := 0
-	for rows.Next() {
+	for n := 0; rows.Next(); n++ {
+		if err := cancelled(ctx, n); err != nil {
+			return page, fmt.Errorf("outbox of %s: %w", partner, err)
+		}
 		var (
 			seq                                int64
 			coll, id, typ, spec, variant       sql.NullString

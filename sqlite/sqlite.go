@@ -133,6 +133,22 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// uninterrupted is the context for a query that reads many rows: the
+// driver runs every row of a query whose context can end on a goroutine of
+// its own, so that it can interrupt it, which costs more than reading the
+// row. Such a query is read with uninterrupted(ctx) and checks ctx between
+// rows itself (see cancelled).
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// cancelled reports ctx's error every 256th row n, for queries read with
+// uninterrupted.
+func cancelled(ctx context.Context, n int) error {
+	if n%256 == 255 {
+		return ctx.Err()
+	}
+	return nil
+}
+
 // writeLock is held by the process's write transaction. SQLite admits one
 // writer at a time; without it, writers that find the database locked
 // sleep in SQLite's busy handler for 1 to 100 ms at a time and start late,

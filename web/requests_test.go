@@ -24,60 +24,6 @@ import (
 	"github.com/tearline/tearline/partner"
 )
 
-// workflowRequests is the console's Requests on federation.Workflow, as
-// the node provides it (cmd/tearline's consoleRequests).
-type workflowRequests struct{ w *federation.Workflow }
-
-func asReleaseRequest(r mailbox.Request) ReleaseRequest {
-	out := ReleaseRequest{Request: r}
-	if r.State == mailbox.RequestApproved && len(r.Record) > 0 {
-		if p, err := federation.ParseConsent(r.Record); err == nil {
-			if p.Original != "" {
-				out.Tearline = p.Object
-			}
-			out.Expires = p.Expires
-		}
-	}
-	return out
-}
-
-// as is the workflow acting for the user actor.
-func (c workflowRequests) as(actor string) *federation.Workflow {
-	w := *c.w
-	w.Actor = actor
-	return &w
-}
-
-func (c workflowRequests) Collection() string { return c.w.Collection }
-func (c workflowRequests) Requests(ctx context.Context, box mailbox.RequestBox) ([]ReleaseRequest, error) {
-	rs, err := c.w.Store.Requests(ctx, box)
-	out := make([]ReleaseRequest, len(rs))
-	for i, r := range rs {
-		out[i] = asReleaseRequest(r)
-	}
-	return out, err
-}
-func (c workflowRequests) Request(ctx context.Context, box mailbox.RequestBox, id string) (ReleaseRequest, error) {
-	r, err := c.w.Store.GetRequest(ctx, box, id)
-	return asReleaseRequest(r), err
-}
-func (c workflowRequests) Ask(ctx context.Context, actor, object, recipient, note string) (ReleaseRequest, error) {
-	r, err := c.as(actor).Request(ctx, object, recipient, note)
-	return asReleaseRequest(r), err
-}
-func (c workflowRequests) Approve(ctx context.Context, actor, id string, holds time.Duration) (ReleaseRequest, error) {
-	r, err := c.as(actor).Approve(ctx, id, holds)
-	return asReleaseRequest(r), err
-}
-func (c workflowRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time, holds time.Duration) (ReleaseRequest, error) {
-	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, holds)
-	return asReleaseRequest(r), err
-}
-func (c workflowRequests) Deny(ctx context.Context, actor, id, reason string) (ReleaseRequest, error) {
-	r, err := c.as(actor).Deny(ctx, id, reason)
-	return asReleaseRequest(r), err
-}
-
 // partnerPost is what the stand-in partner node received.
 type partnerPost struct {
 	Path string
@@ -135,7 +81,7 @@ func (n *testNode) withRequests(t *testing.T) *partnerStub {
 			t.Fatal(err)
 		}
 	}
-	n.cfg.Requests = workflowRequests{w: w}
+	n.cfg.Requests = WorkflowRequests(w)
 	n.start(t)
 	return stub
 }

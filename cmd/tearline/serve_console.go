@@ -18,7 +18,6 @@ import (
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/analytics"
 	"github.com/tearline/tearline/federation"
-	"github.com/tearline/tearline/federation/mailbox"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/ledger"
@@ -76,7 +75,7 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 	if w, err := nodeWorkflow(n, s, rel); err == nil {
 		// As 'tearline release approve' answers: directly, or through
 		// the partner's hub.
-		cfg.Requests = consoleRequests{w: w}
+		cfg.Requests = web.WorkflowRequests(w)
 	}
 	if st, err := nodeLedger(s); err == nil {
 		var keys []ed25519.PublicKey
@@ -436,72 +435,4 @@ func (l consoleLinks) LinkStates(ctx context.Context) ([]web.LinkState, error) {
 		out = append(out, ls)
 	}
 	return out, nil
-}
-
-// consoleRequests is the consent workflow as the console drives it: the
-// node's federation.Workflow on its store, as 'tearline release' uses it,
-// on the release engine serve runs. Approvals from the console do not
-// lapse, as 'tearline release approve' without --expires.
-type consoleRequests struct{ w *federation.Workflow }
-
-var _ web.Requests = consoleRequests{}
-
-// releaseRequest adds to r the tearline its approval covers, if any.
-func releaseRequest(r mailbox.Request) web.ReleaseRequest {
-	out := web.ReleaseRequest{Request: r}
-	if r.State == mailbox.RequestApproved && len(r.Record) > 0 {
-		if p, err := federation.ParseConsent(r.Record); err == nil {
-			if p.Original != "" {
-				out.Tearline = p.Object
-			}
-			out.Expires = p.Expires
-		}
-	}
-	return out
-}
-
-// as is the workflow acting for the user actor.
-func (c consoleRequests) as(actor string) *federation.Workflow {
-	w := *c.w
-	w.Actor = actor
-	return &w
-}
-
-func (c consoleRequests) Collection() string { return c.w.Collection }
-
-func (c consoleRequests) Requests(ctx context.Context, box mailbox.RequestBox) ([]web.ReleaseRequest, error) {
-	rs, err := c.w.Store.Requests(ctx, box)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]web.ReleaseRequest, len(rs))
-	for i, r := range rs {
-		out[i] = releaseRequest(r)
-	}
-	return out, nil
-}
-
-func (c consoleRequests) Request(ctx context.Context, box mailbox.RequestBox, id string) (web.ReleaseRequest, error) {
-	r, err := c.w.Store.GetRequest(ctx, box, id)
-	return releaseRequest(r), err
-}
-
-func (c consoleRequests) Ask(ctx context.Context, actor, object, recipient, note string) (web.ReleaseRequest, error) {
-	r, err := c.as(actor).Request(ctx, object, recipient, note)
-	return releaseRequest(r), err
-}
-
-func (c consoleRequests) Approve(ctx context.Context, actor, id string, holds time.Duration) (web.ReleaseRequest, error) {
-	r, err := c.as(actor).Approve(ctx, id, holds)
-	return releaseRequest(r), err
-}
-
-func (c consoleRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time, holds time.Duration) (web.ReleaseRequest, error) {
-	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, holds)
-	return releaseRequest(r), err
-}
-
-func (c consoleRequests) Deny(ctx context.Context, actor, id, reason string) (web.ReleaseRequest, error) {
-	r, err := c.as(actor).Deny(ctx, id, reason)
-	return releaseRequest(r), err
 }

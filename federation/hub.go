@@ -450,13 +450,18 @@ func (h *Hub) member(w http.ResponseWriter, r *http.Request, param string) (call
 	return caller, other, true
 }
 
-func (h *Hub) servePosition(w http.ResponseWriter, r *http.Request) {
-	sender, to, ok := h.member(w, r, "to")
-	if !ok {
-		return
+// memberOnly is member for a request whose query holds param alone.
+func (h *Hub) memberOnly(w http.ResponseWriter, r *http.Request, param string) (caller, other string, ok bool) {
+	if caller, other, ok = h.member(w, r, param); ok && len(r.URL.Query()) != 1 {
+		http.Error(w, "only "+param+" is known", http.StatusBadRequest)
+		return "", "", false
 	}
-	if len(r.URL.Query()) != 1 {
-		http.Error(w, "only to is known", http.StatusBadRequest)
+	return caller, other, ok
+}
+
+func (h *Hub) servePosition(w http.ResponseWriter, r *http.Request) {
+	sender, to, ok := h.memberOnly(w, r, "to")
+	if !ok {
 		return
 	}
 	pos, err := h.cfg.Store.HubPosition(r.Context(), sender, to)
@@ -475,12 +480,8 @@ func (h *Hub) servePosition(w http.ResponseWriter, r *http.Request) {
 // its envelope is from the caller to the recipient alone with the range's
 // last sequence number, and the range seal verifies with the caller's key.
 func (h *Hub) serveDeposit(w http.ResponseWriter, r *http.Request) {
-	sender, to, ok := h.member(w, r, "to")
+	sender, to, ok := h.memberOnly(w, r, "to")
 	if !ok {
-		return
-	}
-	if len(r.URL.Query()) != 1 {
-		http.Error(w, "only to is known", http.StatusBadRequest)
 		return
 	}
 	pos, err := h.cfg.Store.HubPosition(r.Context(), sender, to)

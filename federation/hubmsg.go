@@ -544,12 +544,8 @@ func (r *answerRecorder) Write(b []byte) (int, error) {
 // Hub side.
 
 func (h *Hub) servePostMessage(w http.ResponseWriter, r *http.Request) {
-	sender, to, ok := h.member(w, r, "to")
+	sender, to, ok := h.memberOnly(w, r, "to")
 	if !ok {
-		return
-	}
-	if len(r.URL.Query()) != 1 {
-		http.Error(w, "only to is known", http.StatusBadRequest)
 		return
 	}
 	id, kind := r.Header.Get(HeaderMessageID), r.Header.Get(HeaderMessageKind)

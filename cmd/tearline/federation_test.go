@@ -18,7 +18,6 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/federation"
-	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/sqlite"
 )
 
@@ -76,14 +75,7 @@ func fedNodes(t *testing.T, codes ...string) map[string]*fedNode {
 // the test ends, and returns its store.
 func serveFed(t *testing.T, f *fedNode) store {
 	t.Helper()
-	n, err := node.Load(f.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, s := openNodeStore(t, f.dir)
 	srv, err := newNodeServer(n, s, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +88,6 @@ func serveFed(t *testing.T, f *fedNode) store {
 		if err := <-done; err != nil {
 			t.Errorf("serve %s: %v", f.code, err)
 		}
-		s.Close()
 	})
 	return s
 }

@@ -20,14 +20,7 @@ import (
 // returns its base URL once it has signed a checkpoint of its log.
 func serveUntilCheckpointed(t *testing.T, dir string) string {
 	t.Helper()
-	n, err := node.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, s := openNodeStore(t, dir)
 	srv, err := newNodeServer(n, s, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +32,7 @@ func serveUntilCheckpointed(t *testing.T, dir string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	t.Cleanup(func() { cancel(); <-done })
 	st, err := nodeLedger(s)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ledger"
+	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/sqlite"
 	"github.com/tearline/tearline/synth"
 )
@@ -459,4 +460,20 @@ func TestAgreements(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "equivalences:") {
 		t.Errorf("agreement show = %q, exit %d; want the agreement text", out, code)
 	}
+}
+
+// openNodeStore loads the node in dir and opens its store, closed when the
+// test ends (after the cleanups registered later, such as a server's).
+func openNodeStore(t *testing.T, dir string) (*node.Node, store) {
+	t.Helper()
+	n, err := node.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := openStore(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return n, s
 }

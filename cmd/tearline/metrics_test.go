@@ -167,15 +167,7 @@ func TestInstrumentKeepsStreaming(t *testing.T) {
 	if _, errs, c := run(t, "", "init", "--partner", "GBR", "--name", "GBR liaison node", "--dir", dir); c != 0 {
 		t.Fatal(errs)
 	}
-	n, err := node.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	n, s := openNodeStore(t, dir)
 	m := newNodeMetrics(n, s)
 	release := make(chan struct{})
 	h := m.instrument("users", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -20,8 +20,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/tearline/tearline/node"
 )
 
 // runCtx drives the command line in-process with ctx, which a test cancels
@@ -36,14 +34,7 @@ func runCtx(ctx context.Context, args ...string) (stdout, stderr string, code in
 // and returns its base URL.
 func serveNode(t *testing.T, dir string) string {
 	t.Helper()
-	n, err := node.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, s := openNodeStore(t, dir)
 	srv, err := newNodeServer(n, s, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +51,6 @@ func serveNode(t *testing.T, dir string) string {
 		if err := <-done; err != nil {
 			t.Errorf("serve %s: %v", dir, err)
 		}
-		s.Close()
 	})
 	return "https://" + ln.Addr().String()
 }

@@ -19,7 +19,6 @@ import (
 	"testing"
 
 	"github.com/tearline/tearline"
-	"github.com/tearline/tearline/node"
 	"github.com/tearline/tearline/partner"
 	"github.com/tearline/tearline/synth"
 	"github.com/tearline/tearline/taxii"
@@ -39,14 +38,7 @@ func (partnersWrite) Access(_ context.Context, p taxii.Principal, _ tearline.Col
 // that partners may also write; it returns the base URL.
 func serveWritable(t *testing.T, dir string) string {
 	t.Helper()
-	n, err := node.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, s := openNodeStore(t, dir)
 	cert, err := n.TLSCertificate()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +70,7 @@ func serveWritable(t *testing.T, dir string) string {
 	}
 	srv := &http.Server{Handler: h, TLSConfig: cfg, ErrorLog: log.New(io.Discard, "", 0)}
 	go srv.Serve(tls.NewListener(ln, cfg))
-	t.Cleanup(func() { srv.Close(); s.Close() })
+	t.Cleanup(func() { srv.Close() })
 	return "https://" + ln.Addr().String()
 }
 

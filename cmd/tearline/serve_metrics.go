@@ -39,15 +39,13 @@ func newNodeMetrics(n *node.Node, s store) *nodeMetrics {
 			"Time to answer an HTTP request, to the end of its body, by listener and area.",
 			[]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}, "listener", "area"),
 	}
-	one := func(v float64) func(context.Context) ([]metrics.Sample, error) {
-		return func(context.Context) ([]metrics.Sample, error) { return []metrics.Sample{{Value: v}}, nil }
-	}
 	reg.Gauge("tearline_build_info", "The node's partner code and the Go version it was built with; always 1.",
 		func(context.Context) ([]metrics.Sample, error) {
 			return []metrics.Sample{{Values: []string{n.Config.Node.Partner, runtime.Version()}, Value: 1}}, nil
 		}, "partner", "go_version")
+	start := float64(time.Now().UnixNano()) / 1e9
 	reg.Gauge("tearline_start_time_seconds", "When the node started serving, in seconds since the Unix epoch.",
-		one(float64(time.Now().UnixNano())/1e9))
+		func(context.Context) ([]metrics.Sample, error) { return []metrics.Sample{{Value: start}}, nil })
 	reg.Gauge("tearline_goroutines", "Goroutines of the node's process.",
 		func(context.Context) ([]metrics.Sample, error) {
 			return []metrics.Sample{{Value: float64(runtime.NumGoroutine())}}, nil
@@ -216,11 +214,15 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+// FlushError flushes the response, or says why it cannot be
+// (http.ResponseController uses it before Flush).
+func (s *statusRecorder) FlushError() error {
+	return http.NewResponseController(s.ResponseWriter).Flush()
 }
+
+// Flush is for handlers that flush through http.Flusher, which has no
+// error to return.
+func (s *statusRecorder) Flush() { s.FlushError() }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 

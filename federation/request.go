@@ -470,19 +470,28 @@ func (w *Workflow) Request(ctx context.Context, id, recipient, note string) (mai
 	if err := w.Store.PutRequest(ctx, r, RequestEvent(w.actor(), "sent", &r, now)); err != nil {
 		return r, fmt.Errorf("request consent: %w", err)
 	}
-	body, err := cq.Marshal()
-	if err != nil {
-		return r, err
-	}
-	if err := w.post(ctx, cq.Originator, PathConsentRequest, body); err != nil {
-		w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, time.Time{}, err.Error())
-		return r, fmt.Errorf("request %s kept, but %s did not take it: %w", r.ID, cq.Originator, err)
-	}
-	r.Delivered = w.now()
-	if err := w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, r.Delivered, ""); err != nil {
-		return r, err
+	if err := w.send(ctx, &r); err != nil {
+		return r, fmt.Errorf("request %s kept, but %w", r.ID, err)
 	}
 	return r, nil
+}
+
+// send delivers outbox request r to its originator and keeps when it
+// arrived, or why it did not.
+func (w *Workflow) send(ctx context.Context, r *mailbox.Request) error {
+	cq := ConsentRequest{ID: r.ID, Requester: r.Requester, Originator: r.Originator, Recipient: r.Recipient,
+		Object: r.Object, Version: r.Version, Note: r.Note}
+	body, err := cq.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := w.post(ctx, r.Originator, PathConsentRequest, body); err != nil {
+		r.DeliveryError = err.Error()
+		return errors.Join(fmt.Errorf("%s did not take it: %w", r.Originator, err),
+			w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, time.Time{}, r.DeliveryError))
+	}
+	r.Delivered, r.DeliveryError = w.now(), ""
+	return w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, r.Delivered, "")
 }
 
 // Approve is the originator's approval of inbox request id: it checks the
@@ -634,8 +643,8 @@ func (w *Workflow) Deny(ctx context.Context, id, reason string) (mailbox.Request
 func (w *Workflow) deliver(ctx context.Context, r *mailbox.Request, path string) error {
 	if err := w.post(ctx, r.Requester, path, r.Record); err != nil {
 		r.DeliveryError = err.Error()
-		w.Store.SetDelivered(ctx, mailbox.RequestInbox, r.ID, time.Time{}, r.DeliveryError)
-		return fmt.Errorf("%s %s, but it did not reach %s (a running node delivers it again; do it again to retry now): %w", r.ID, r.State, r.Requester, err)
+		return errors.Join(fmt.Errorf("%s %s, but it did not reach %s (a running node delivers it again; do it again to retry now): %w", r.ID, r.State, r.Requester, err),
+			w.Store.SetDelivered(ctx, mailbox.RequestInbox, r.ID, time.Time{}, r.DeliveryError))
 	}
 	r.Delivered, r.DeliveryError = w.now(), ""
 	return w.Store.SetDelivered(ctx, mailbox.RequestInbox, r.ID, r.Delivered, "")
@@ -666,20 +675,8 @@ func (w *Workflow) DeliverPending(ctx context.Context) (int, error) {
 		if r.State != mailbox.RequestPending || !r.Delivered.IsZero() || ctx.Err() != nil {
 			continue
 		}
-		cq := ConsentRequest{ID: r.ID, Requester: r.Requester, Originator: r.Originator, Recipient: r.Recipient,
-			Object: r.Object, Version: r.Version, Note: r.Note}
-		body, err := cq.Marshal()
-		if err != nil {
+		if err := w.send(ctx, &r); err != nil {
 			fail(fmt.Errorf("request %s: %w", r.ID, err))
-			continue
-		}
-		if err := w.post(ctx, cq.Originator, PathConsentRequest, body); err != nil {
-			w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, time.Time{}, err.Error())
-			fail(fmt.Errorf("request %s did not reach %s: %w", r.ID, cq.Originator, err))
-			continue
-		}
-		if err := w.Store.SetDelivered(ctx, mailbox.RequestOutbox, r.ID, w.now(), ""); err != nil {
-			fail(err)
 			continue
 		}
 		delivered++

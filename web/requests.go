@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,30 +35,25 @@ type ReleaseRequest struct {
 type consentTerm struct {
 	Value string // the form value: days, or "" for no end date
 	Label string
+	Holds time.Duration // zero: no end date
 }
 
 // consentTerms are the terms a releaser may give a consent. Without one
 // (the first), the consent has no end date and holds until the object is
 // recalled.
-var consentTerms = []consentTerm{{"", "with no end date"}, {"7", "for 7 days"}, {"30", "for 30 days"},
-	{"90", "for 90 days"}, {"365", "for a year"}}
+var consentTerms = []consentTerm{{"", "with no end date", 0}, {"7", "for 7 days", 7 * day}, {"30", "for 30 days", 30 * day},
+	{"90", "for 90 days", 90 * day}, {"365", "for a year", 365 * day}}
+
+const day = 24 * time.Hour
 
 // readConsentTerm reads the form's "holds": how long the consent given
 // holds (zero: no end date).
 func readConsentTerm(r *http.Request) (time.Duration, error) {
 	v := r.PostForm.Get("holds")
 	for _, t := range consentTerms {
-		if v != t.Value {
-			continue
+		if v == t.Value {
+			return t.Holds, nil
 		}
-		if v == "" {
-			return 0, nil
-		}
-		days, err := strconv.Atoi(v)
-		if err != nil {
-			return 0, err
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	offered := make([]string, 0, len(consentTerms)-1)
 	for _, t := range consentTerms[1:] {

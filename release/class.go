@@ -76,18 +76,28 @@ func Classify(s *policy.Subject, epochs Epochs) ([]byte, error) {
 	return classify(s, epochs, nil)
 }
 
-// lastClass is the last class encoded, kept so that the next object of a
-// batch, which usually has the same class, is not encoded again.
-type lastClass struct {
-	mu   sync.Mutex
+// recentClasses are the classes encoded last, kept so that the next
+// objects of a batch, which usually share a few classes (one per object
+// type and originator, say), are not encoded again.
+type recentClasses struct {
+	mu      sync.Mutex
+	entries [recentClassCount]recentClass
+	next    int // the entry replaced by the next class encoded
+}
+
+type recentClass struct {
 	c    class
 	data []byte
 }
 
-// classify is Classify, reusing last's encoding when the class is equal
-// to the last one (reflect.DeepEqual: equal values encode to the same
-// JSON; a class that merely looks alike is encoded again).
-func classify(s *policy.Subject, epochs Epochs, last *lastClass) ([]byte, error) {
+// recentClassCount is how many classes are kept: more than the object
+// types of a usual batch; each lookup compares against every entry.
+const recentClassCount = 16
+
+// classify is Classify, reusing a recent encoding when the class is equal
+// to one of the recent ones (reflect.DeepEqual: equal values encode to the
+// same JSON; a class that merely looks alike is encoded again).
+func classify(s *policy.Subject, epochs Epochs, recent *recentClasses) ([]byte, error) {
 	c := class{V: classVersion, Holder: s.Holder, Type: s.Type, Label: s.Label, Verified: s.Verified,
 		Originators: s.Originators, HolderOrg: s.HolderOrganisation}
 	if len(s.Topics) > 0 {
@@ -103,11 +113,8 @@ func classify(s *policy.Subject, epochs Epochs, last *lastClass) ([]byte, error)
 		c.ID, c.Recalled, c.Variants, c.Consents = s.ID, s.Recalled, s.Variants, s.Consents
 	}
 	c.Created = c.Created.UTC()
-	if last != nil && c.ID == "" {
-		last.mu.Lock()
-		hit, data := last.data != nil && reflect.DeepEqual(c, last.c), last.data
-		last.mu.Unlock()
-		if hit {
+	if recent != nil && c.ID == "" {
+		if data := recent.find(&c); data != nil {
 			return data, nil
 		}
 	}
@@ -115,17 +122,35 @@ func classify(s *policy.Subject, epochs Epochs, last *lastClass) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("release class of %s: %w", s.ID, err)
 	}
-	if last != nil && c.ID == "" {
+	if recent != nil && c.ID == "" {
 		// The subject's slices are the caller's: the class kept must
 		// not change with them. (A class of one object is not kept.)
 		kept := c
 		kept.Label = c.Label.Clone()
 		kept.Originators = slices.Clone(c.Originators)
-		last.mu.Lock()
-		last.c, last.data = kept, data
-		last.mu.Unlock()
+		recent.add(kept, data)
 	}
 	return data, nil
+}
+
+// find returns the encoding kept for a class equal to c, or nil.
+func (r *recentClasses) find(c *class) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.entries {
+		if e := &r.entries[i]; e.data != nil && reflect.DeepEqual(*c, e.c) {
+			return e.data
+		}
+	}
+	return nil
+}
+
+// add keeps c and its encoding in place of the oldest entry.
+func (r *recentClasses) add(c class, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.entries[r.next] = recentClass{c: c, data: data}
+	r.next = (r.next + 1) % len(r.entries)
 }
 
 func anyPersonal(vs []policy.Variant) bool {

@@ -28,8 +28,8 @@ type Releaser struct {
 	// Epochs are the registry's membership epochs, for Classify.
 	Epochs Epochs
 
-	// last is the last class Classify encoded (see classify).
-	last lastClass
+	// recent are the classes Classify encoded last (see classify).
+	recent recentClasses
 }
 
 // NewReleaser compiles the agreements against the registry.
@@ -112,7 +112,7 @@ func (r *Releaser) Partners(at time.Time) []string {
 // Classify returns the release class of a subject on this node (see
 // Classify).
 func (r *Releaser) Classify(s *policy.Subject) ([]byte, error) {
-	return classify(s, r.Epochs, &r.last)
+	return classify(s, r.Epochs, &r.recent)
 }
 
 // PartnerImpact is what a change does to one partner, in object versions.

@@ -417,11 +417,11 @@ func TestExerciseReleaser(t *testing.T) {
 	}
 }
 
-// TestReleaserClassifyIsClassify: the releaser reuses the encoding of the
-// class before when the next is equal, and only then: over random
-// subjects, runs of equal ones, subjects that differ in one field, and a
-// caller that changes its subject's slices after the call, it returns
-// exactly what Classify returns.
+// TestReleaserClassifyIsClassify: the releaser reuses the encoding of a
+// recent class when the next is equal, and only then: over random
+// subjects, runs of equal ones, a few classes in turn, subjects that
+// differ in one field, and a caller that changes its subject's slices
+// after the call, it returns exactly what Classify returns.
 func TestReleaserClassifyIsClassify(t *testing.T) {
 	rel := examples(t, "GBR")
 	ls := labels(t)
@@ -464,6 +464,17 @@ func TestReleaserClassifyIsClassify(t *testing.T) {
 		if len(o.Label.Purposes) > 0 {
 			o.Label.Purposes[0] = "changed-after"
 			check(s)
+			check(&o)
 		}
+	}
+	// A batch of a few classes in turn, as objects of several types
+	// arrive: each is reused while it is among the recent ones.
+	turn := make([]*policy.Subject, recentClassCount+3)
+	for i := range turn {
+		turn[i] = randomSubject(r, ls, i)
+	}
+	for i := range 10 * len(turn) {
+		check(turn[i%len(turn)])
+		check(turn[(i*7)%4])
 	}
 }

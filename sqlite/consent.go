@@ -128,7 +128,7 @@ func (s *Store) SetClass(ctx context.Context, collection, id string, version tim
 	if err := tx.QueryRowContext(ctx, `SELECT id FROM release_classes WHERE key = ?`, key[:]).Scan(&classID); err != nil {
 		return 0, fmt.Errorf("set class of %s: %w", id, err)
 	}
-	q := `UPDATE objects SET class = ? WHERE collection = ? AND id_key = ? AND object_id = ?`
+	q := `UPDATE objects SET class = ? WHERE date_added IN (SELECT date_added FROM object_keys WHERE collection = ? AND id_key = ?) AND object_id = ?`
 	args := []any{classID, coll, idKey(id), id}
 	if !version.IsZero() {
 		q += ` AND version = ?`

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -10,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -26,10 +24,11 @@ const insertChunk = 256
 const insertColumns = 11
 
 // idKey is the compact index key of an object id: the first 8 bytes of its
-// SHA-256. The id index holds these instead of the ids themselves, which
-// makes it a third of the size; a bulk import into a large node then
-// rewrites far fewer index pages per commit. Rows are always matched on the
-// full object_id as well, so two ids sharing a key are told apart.
+// SHA-256. The id index (object_keys) holds these instead of the ids
+// themselves, which makes it a third of the size; a bulk import into a
+// large node then rewrites far fewer index pages per commit. Rows are
+// always matched on the full object_id as well, so two ids sharing a key
+// are told apart.
 func idKey(id string) int64 {
 	h := sha256.Sum256([]byte(id))
 	return int64(binary.BigEndian.Uint64(h[:8]))
@@ -122,16 +121,13 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 		rows = append(rows, row{i: i, added: last, version: version})
 		results[i] = tearline.PutResult{Status: tearline.Added, DateAdded: time.UnixMicro(last).UTC()}
 	}
-	// Insert in key order: consecutive inserts then land on neighbouring
-	// pages of the id index instead of random ones. date_added was handed
-	// out in input order above, so the node's order is kept.
-	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(keys[a.i], keys[b.i]) })
-
 	classes, pending, err := s.classIDs(ctx, tx, objs)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
 
+	// The rows go in date_added order, each at the end of the table; their
+	// keys go to the small table of fresh keys (see mergeFreshKeys).
 	args := make([]any, 0, insertChunk*insertColumns)
 	for start := 0; start < len(rows); {
 		// Chunks of a power of two rows: the few statements they need
@@ -183,11 +179,43 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 			return nil, fmt.Errorf("put objects: audit log: %w", err)
 		}
 	}
+	fresh, err := s.mergeFreshKeys(ctx, tx, len(rows))
+	if err != nil {
+		return nil, fmt.Errorf("put objects: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("put objects: commit: %w", err)
 	}
+	s.freshKeys = fresh
 	s.rememberClasses(pending)
 	return results, nil
+}
+
+// freshKeysMerged is how many fresh keys are moved at once into
+// object_ids. Merging n keys into an index of p pages writes about
+// p(1-e^(-n/p)) pages, so the more keys at once the fewer pages each;
+// but every write dirties more pages of object_ids_fresh the bigger it
+// is. 50,000 keys (some 330 pages) did best at 1,000,000 objects, in
+// 1,000-object writes (BenchmarkPutObjectsEnvelopes).
+const freshKeysMerged = 50000
+
+// mergeFreshKeys moves the fresh keys into object_ids, within tx, once
+// they are s.mergeAt (freshKeysMerged) or more with the added keys of tx,
+// and returns how many fresh keys there are once tx commits. The fresh
+// keys are read in key order, so the merge walks object_ids from its
+// first page to its last, writing each once.
+func (s *Store) mergeFreshKeys(ctx context.Context, tx *sql.Tx, added int) (int, error) {
+	if s.freshKeys+added < s.mergeAt {
+		return s.freshKeys + added, nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO object_ids (collection, id_key, date_added)
+		SELECT collection, id_key, date_added FROM object_ids_fresh ORDER BY collection, id_key, date_added`); err != nil {
+		return 0, fmt.Errorf("merge the fresh keys: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM object_ids_fresh`); err != nil {
+		return 0, fmt.Errorf("merge the fresh keys: %w", err)
+	}
+	return 0, nil
 }
 
 func insertSQL(n int) string {
@@ -219,7 +247,8 @@ func storedVersions(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearlin
 	const chunk = 500
 	for start := 0; start < len(uniq); start += chunk {
 		part := uniq[start:min(start+chunk, len(uniq))]
-		rows, err := tx.QueryContext(uninterrupted(ctx), `SELECT object_id, version, hash, class FROM objects WHERE collection = ? AND id_key IN (?`+
+		rows, err := tx.QueryContext(uninterrupted(ctx), `SELECT o.object_id, o.version, o.hash, o.class FROM object_keys k JOIN objects o ON o.date_added = k.date_added
+			WHERE k.collection = ? AND k.id_key IN (?`+
 			strings.Repeat(`,?`, len(part)-1)+`)`, append([]any{coll}, part...)...)
 		if err != nil {
 			return nil, err
@@ -273,7 +302,8 @@ func where(coll int64, q tearline.ObjectQuery, defaultAll bool) (string, []any) 
 		}
 	}
 	if len(q.IDs) > 0 {
-		b.WriteString(` AND o.id_key IN (?` + strings.Repeat(`, ?`, len(q.IDs)-1) + `)`)
+		b.WriteString(` AND o.date_added IN (SELECT k.date_added FROM object_keys k WHERE k.collection = ? AND k.id_key IN (?` + strings.Repeat(`, ?`, len(q.IDs)-1) + `))`)
+		args = append(args, coll)
 		for _, id := range q.IDs {
 			args = append(args, idKey(id))
 		}
@@ -294,10 +324,10 @@ func where(coll int64, q tearline.ObjectQuery, defaultAll bool) (string, []any) 
 	}
 	var alts []string
 	if vf.Last {
-		alts = append(alts, `o.version = (SELECT max(v.version) FROM objects v WHERE v.collection = o.collection AND v.id_key = o.id_key AND v.object_id = o.object_id)`)
+		alts = append(alts, `NOT `+otherVersion(">"))
 	}
 	if vf.First {
-		alts = append(alts, `o.version = (SELECT min(v.version) FROM objects v WHERE v.collection = o.collection AND v.id_key = o.id_key AND v.object_id = o.object_id)`)
+		alts = append(alts, `NOT `+otherVersion("<"))
 	}
 	if len(vf.Exact) > 0 {
 		alts = append(alts, `o.version IN (?`+strings.Repeat(`, ?`, len(vf.Exact)-1)+`)`)
@@ -309,6 +339,18 @@ func where(coll int64, q tearline.ObjectQuery, defaultAll bool) (string, []any) 
 	return b.String(), args
 }
 
+// otherVersion is a condition on a version o: the collection holds a
+// version of o's id whose version is op (">" or "<") o's. Versions of an
+// id are unique in a collection, so o is the last when there is none
+// newer. (An aggregate, max(version) of the id's versions, would read the
+// collection's every key for each row: SQLite does not push a correlated
+// condition into an aggregate over the view of both tables of keys. See
+// TestObjectQueryPlans.)
+func otherVersion(op string) string {
+	return `EXISTS (SELECT 1 FROM object_keys k JOIN objects v ON v.date_added = k.date_added
+		WHERE k.collection = o.collection AND k.id_key = o.id_key AND v.object_id = o.object_id AND v.version ` + op + ` o.version)`
+}
+
 // Objects returns one page of the versions matching q, in DateAdded order.
 func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.ObjectPage, error) {
 	var page tearline.ObjectPage
@@ -318,12 +360,6 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 	}
 	cond, args := where(coll, q, false)
 	from := `objects o`
-	if len(q.IDs) > 0 {
-		// A few ids: look them up by the id index. Left to itself the
-		// planner may walk the whole collection in date_added order to
-		// save the sort.
-		from = `objects o INDEXED BY objects_id`
-	}
 	// The id, type and spec version come as one value, and the version
 	// as NULL when the object has none: every column read costs the
 	// driver two calls into SQLite per row, a page a thousand rows.

@@ -139,7 +139,8 @@ func recallTargets(ctx context.Context, tx *sql.Tx, r mailbox.Recall, self, from
 // tombstone. What is queued for it in outboxes is then sent as deleted:
 // never.
 func (s *Store) purge(ctx context.Context, tx *sql.Tx, r mailbox.Recall, now int64) (int, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM objects WHERE id_key = ? AND object_id = ? AND hash = ?`, idKey(r.Object), r.Object, r.Hash[:])
+	res, err := tx.ExecContext(ctx, `DELETE FROM objects WHERE date_added IN (SELECT date_added FROM object_keys
+		WHERE collection IN (SELECT seq FROM collections) AND id_key = ?) AND object_id = ? AND hash = ?`, idKey(r.Object), r.Object, r.Hash[:])
 	if err != nil {
 		return 0, fmt.Errorf("purge: %w", err)
 	}

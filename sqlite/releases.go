@@ -206,7 +206,7 @@ func (s *Store) ReleaseOf(ctx context.Context, collection, id string, version ti
 	if err != nil {
 		return 0, nil, fmt.Errorf("release of %s: %w", id, err)
 	}
-	q := `SELECT class FROM objects WHERE collection = ? AND id_key = ? AND object_id = ?`
+	q := `SELECT class FROM objects WHERE date_added IN (SELECT date_added FROM object_keys WHERE collection = ? AND id_key = ?) AND object_id = ?`
 	args := []any{coll, idKey(id), id}
 	if !version.IsZero() {
 		q += ` AND version = ?`

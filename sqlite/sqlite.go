@@ -51,6 +51,11 @@ type Store struct {
 	// entries, prepared once: their many rows make them costly to prepare
 	// for every transaction.
 	stmts stmtCache
+
+	// freshKeys is about how many keys object_ids_fresh holds, and
+	// mergeAt how many it may hold before they are merged (see
+	// mergeFreshKeys); both are read and changed under the writer lock.
+	freshKeys, mergeAt int
 }
 
 var _ tearline.ObjectStore = (*Store)(nil)
@@ -72,10 +77,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now, writer: make(writeLock, 1)}
+	s := &Store{db: db, path: path, now: time.Now, writer: make(writeLock, 1), mergeAt: freshKeysMerged}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM object_ids_fresh`).Scan(&s.freshKeys); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: count the fresh keys: %w", path, err)
 	}
 	return s, nil
 }

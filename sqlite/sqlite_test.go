@@ -15,13 +15,27 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) tearline.ObjectStore {
+	storetest.Run(t, contractStore(freshKeysMerged))
+}
+
+// TestContractMergingKeys runs the store contract with the fresh keys
+// merged after every few: each test then finds its ids in both tables of
+// keys, and across merges.
+func TestContractMergingKeys(t *testing.T) {
+	storetest.Run(t, contractStore(3))
+}
+
+// contractStore opens fresh stores that merge their fresh keys at
+// mergeAt.
+func contractStore(mergeAt int) storetest.Opener {
+	return func(t *testing.T) tearline.ObjectStore {
 		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.mergeAt = mergeAt
 		return s
-	})
+	}
 }
 
 // TestCursorSurvivesRestart pages half-way, reopens the database, and

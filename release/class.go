@@ -138,7 +138,9 @@ func (r *recentClasses) find(c *class) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range r.entries {
-		if e := &r.entries[i]; e.data != nil && reflect.DeepEqual(*c, e.c) {
+		// The type first: most entries differ in it, and comparing it
+		// costs far less than comparing by reflection.
+		if e := &r.entries[i]; e.data != nil && e.c.Type == c.Type && reflect.DeepEqual(*c, e.c) {
 			return e.data
 		}
 	}

@@ -478,3 +478,18 @@ func TestReleaserClassifyIsClassify(t *testing.T) {
 		check(turn[(i*7)%4])
 	}
 }
+
+func BenchmarkReleaserClassify(b *testing.B) {
+	rel := examples(b, "GBR")
+	ls := labels(b)
+	r := rand.New(rand.NewPCG(7, 9))
+	subjects := make([]*policy.Subject, 12)
+	for i := range subjects {
+		subjects[i] = randomSubject(r, ls, i)
+	}
+	for i := 0; b.Loop(); i++ {
+		if _, err := rel.Classify(subjects[i%len(subjects)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -50,6 +50,10 @@ type StoredObject struct {
 	// Class is the id of the version's release class in the store (see
 	// ReleaseStore); 0 when the version is not classified.
 	Class int64
+	// Sole is set, when the query asked (ObjectQuery.MarkSole), on a
+	// version that is the only one of its id in the collection: its first
+	// and last version, whoever looks.
+	Sole bool
 }
 
 // EffectiveVersion is the version timestamp TAXII reports for the object:
@@ -140,6 +144,9 @@ type ObjectQuery struct {
 	After time.Time
 	// Limit caps the page size; 0 means no limit.
 	Limit int
+	// MarkSole asks the store to set StoredObject.Sole on the versions it
+	// returns.
+	MarkSole bool
 }
 
 // ObjectPage is one page of a query result.

@@ -344,8 +344,13 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 	}
 	where, args := filter(num, q, versions)
 
-	sql := `SELECT id, type, spec_version, version, versioned, hash, content, date_added, class
-		FROM objects o WHERE ` + where + ` ORDER BY date_added`
+	sql := `SELECT id, type, spec_version, version, versioned, hash, content, date_added, class`
+	if q.MarkSole {
+		sql += `, NOT EXISTS (SELECT 1 FROM objects v WHERE v.collection = o.collection AND v.id = o.id AND v.version <> o.version)`
+	} else {
+		sql += `, false`
+	}
+	sql += ` FROM objects o WHERE ` + where + ` ORDER BY date_added`
 	if q.Limit > 0 {
 		// One more than asked tells whether another page follows.
 		args = append(args, q.Limit+1)
@@ -375,7 +380,7 @@ func scanObject(row pgx.CollectableRow) (tearline.StoredObject, error) {
 		hash      []byte
 		dateAdded int64
 	)
-	if err := row.Scan(&so.ID, &so.Type, &so.SpecVersion, &version, &versioned, &hash, &so.JSON, &dateAdded, &so.Class); err != nil {
+	if err := row.Scan(&so.ID, &so.Type, &so.SpecVersion, &version, &versioned, &hash, &so.JSON, &dateAdded, &so.Class, &so.Sole); err != nil {
 		return so, err
 	}
 	if len(hash) != len(so.Hash) {

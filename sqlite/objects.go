@@ -364,8 +364,15 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 	// as NULL when the object has none: every column read costs the
 	// driver two calls into SQLite per row, a page a thousand rows.
 	query := `SELECT o.date_added, o.object_id || char(0) || o.type || char(0) || o.spec_version,
-		CASE WHEN o.versioned THEN o.version END, o.hash, o.content, o.class
-		FROM ` + from + ` WHERE ` + cond + ` ORDER BY o.date_added`
+		CASE WHEN o.versioned THEN o.version END, o.hash, o.content, o.class`
+	columns := 6
+	if q.MarkSole {
+		// No other key of the id's: a key shared with another id (see
+		// idKey) leaves a sole version unmarked, never the reverse.
+		query += `, NOT EXISTS (SELECT 1 FROM object_keys k WHERE k.collection = o.collection AND k.id_key = o.id_key AND k.date_added <> o.date_added)`
+		columns++
+	}
+	query += ` FROM ` + from + ` WHERE ` + cond + ` ORDER BY o.date_added`
 	if q.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, q.Limit+1)
@@ -396,7 +403,7 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 			return err
 		}
 		defer rows.Close()
-		dest := make([]driver.Value, 6)
+		dest := make([]driver.Value, columns)
 		for n := 0; ; n++ {
 			if err := cancelled(ctx, n); err != nil {
 				return err
@@ -423,7 +430,8 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 	return page, nil
 }
 
-// scanObject decodes a row of Objects' query.
+// scanObject decodes a row of Objects' query: six columns, and a seventh,
+// the sole mark, when the query asked for it.
 func scanObject(row []driver.Value) (tearline.StoredObject, error) {
 	var so tearline.StoredObject
 	added, ok1 := row[0].(int64)
@@ -433,6 +441,13 @@ func scanObject(row []driver.Value) (tearline.StoredObject, error) {
 	class, ok5 := row[5].(int64)
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
 		return so, fmt.Errorf("a stored version has columns of unexpected types (%T, %T, %T, %T, %T)", row[0], row[1], row[3], row[4], row[5])
+	}
+	if len(row) > 6 {
+		sole, ok := row[6].(int64)
+		if !ok {
+			return so, fmt.Errorf("a stored version's sole mark is of type %T", row[6])
+		}
+		so.Sole = sole != 0
 	}
 	var ok bool
 	if so.ID, names, ok = strings.Cut(names, "\x00"); ok {

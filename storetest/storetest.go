@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 		{"DateAddedIncreases", testDateAddedIncreases},
 		{"RoundTrip", testRoundTrip},
 		{"VersionFilter", testVersionFilter},
+		{"SoleMark", testSoleMark},
 		{"FieldFilters", testFieldFilters},
 		{"Paging", testPaging},
 		{"AddedAfter", testAddedAfter},
@@ -288,6 +289,47 @@ func testVersionFilter(t *testing.T, s tearline.ObjectStore) {
 		got := keys(query(t, s, tearline.ObjectQuery{Collection: "c", Version: c.vf}))
 		if !equal(got, c.want) {
 			t.Errorf("%s: Objects(version %+v) = %v; want %v", c.name, c.vf, got, c.want)
+		}
+	}
+}
+
+// testSoleMark: asked to, the store marks each version that is the only
+// one of its id in the collection, whatever the filters; a version of the
+// same id in another collection, or one deleted, does not count.
+func testSoleMark(t *testing.T, s tearline.ObjectStore) {
+	ctx := context.Background()
+	t1, _, _ := versions(t, s) // campaign 1: three versions; 2: two
+	mustCollection(t, s, "d")
+	put(t, s, "c", obj(id("malware", 3), t1, "m"), obj(id("malware", 4), t1, "m"), obj(id("ipv4-addr", 5), time.Time{}, "o"))
+	put(t, s, "d", obj(id("malware", 3), t1.Add(time.Hour), "other collection"))
+	if _, err := s.DeleteObjects(ctx, tearline.ObjectQuery{Collection: "c", IDs: []string{id("campaign", 2)}, Version: tearline.VersionFilter{First: true}}); err != nil {
+		t.Fatal(err)
+	}
+	marks := func(q tearline.ObjectQuery) []string {
+		t.Helper()
+		q.Collection = "c"
+		var out []string
+		for _, o := range query(t, s, q).Objects {
+			if o.Sole {
+				out = append(out, o.ID[len(o.ID)-2:])
+			}
+		}
+		return out
+	}
+	all := tearline.VersionFilter{All: true}
+	for _, c := range []struct {
+		name string
+		q    tearline.ObjectQuery
+		want []string
+	}{
+		{"every version", tearline.ObjectQuery{MarkSole: true, Version: all}, []string{"02", "03", "04", "05"}},
+		{"by id", tearline.ObjectQuery{MarkSole: true, Version: all, IDs: []string{id("campaign", 1), id("malware", 3)}}, []string{"03"}},
+		{"by type, last", tearline.ObjectQuery{MarkSole: true, Types: []string{"campaign"}}, []string{"02"}},
+		{"a page", tearline.ObjectQuery{MarkSole: true, Version: all, Limit: 1}, nil},
+		{"not asked", tearline.ObjectQuery{Version: all}, nil},
+	} {
+		if got := marks(c.q); !equal(got, c.want) {
+			t.Errorf("%s: versions marked sole: %v; want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -115,6 +115,10 @@ func (v *view) page(ctx context.Context, f filter, vf tearline.VersionFilter, af
 	} else {
 		q.Version = vf
 	}
+	// A version that is its id's only one is its first and last for
+	// every caller: the store marks them, and selectVersions looks up the
+	// other versions of the rest alone.
+	q.MarkSole = selectFL
 	// One more than the page holds, so that a page whose versions are all
 	// visible knows whether another follows without a second query.
 	q.Limit = max(limit+1, 100)
@@ -152,7 +156,8 @@ func (v *view) page(ctx context.Context, f filter, vf tearline.VersionFilter, af
 }
 
 // selectVersions keeps the candidates that vf selects, with first and last
-// taken over each object's versions visible to the caller.
+// taken over each object's versions visible to the caller. A candidate
+// marked sole is its object's only version, first and last.
 func (v *view) selectVersions(ctx context.Context, cands []tearline.StoredObject, vf tearline.VersionFilter) ([]tearline.StoredObject, error) {
 	if len(cands) == 0 {
 		return nil, nil
@@ -160,7 +165,7 @@ func (v *view) selectVersions(ctx context.Context, cands []tearline.StoredObject
 	var ids []string
 	seen := make(map[string]bool, len(cands))
 	for _, o := range cands {
-		if !seen[o.ID] {
+		if !o.Sole && !seen[o.ID] {
 			seen[o.ID] = true
 			ids = append(ids, o.ID)
 		}
@@ -191,6 +196,9 @@ func (v *view) selectVersions(ctx context.Context, cands []tearline.StoredObject
 	for _, o := range cands {
 		ev := o.EffectiveVersion()
 		s, ok := spans[o.ID]
+		if o.Sole {
+			s, ok = span{ev, ev}, true
+		}
 		keep := vf.All ||
 			slices.ContainsFunc(vf.Exact, ev.Equal) ||
 			ok && (vf.First && ev.Equal(s.first) || vf.Last && ev.Equal(s.last))

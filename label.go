@@ -162,3 +162,42 @@ func (l Label) Clone() Label {
 	}
 	return c
 }
+
+// Identical reports whether l and m hold the same values field by field:
+// a nil list is not an empty one, times are compared with ==, and an IEP
+// by its fields. Identical labels encode alike (encoding/json); labels
+// that mean the same but differ so need not be identical.
+func (l *Label) Identical(m *Label) bool {
+	if l.Policy != m.Policy || l.Classification != m.Classification ||
+		l.NoForn != m.NoForn || l.ORCON != m.ORCON || l.RelIDO != m.RelIDO || l.FOUO != m.FOUO ||
+		l.H3Text != m.H3Text || l.TLP != m.TLP || l.PAP != m.PAP ||
+		l.PersonalData != m.PersonalData || l.Regime != m.Regime ||
+		l.RetainUntil != m.RetainUntil || l.Expires != m.Expires || l.ReviewBy != m.ReviewBy ||
+		l.Successor != m.Successor || l.Reliability != m.Reliability || l.Credibility != m.Credibility ||
+		l.Exercise != m.Exercise {
+		return false
+	}
+	if !identicalLists(l.DisplayOnly, m.DisplayOnly) || !identicalLists(l.EyesOnly, m.EyesOnly) ||
+		!identicalLists(l.Handling, m.Handling) || !identicalLists(l.Purposes, m.Purposes) ||
+		!identicalLists(l.Originators, m.Originators) {
+		return false
+	}
+	if (l.IEP == nil) != (m.IEP == nil) || l.IEP != nil && *l.IEP != *m.IEP {
+		return false
+	}
+	if (l.Categories == nil) != (m.Categories == nil) || len(l.Categories) != len(m.Categories) {
+		return false
+	}
+	for i := range l.Categories {
+		a, b := &l.Categories[i], &m.Categories[i]
+		if a.Type != b.Type || a.Name != b.Name || a.Narrowing != b.Narrowing || !identicalLists(a.Values, b.Values) {
+			return false
+		}
+	}
+	return true
+}
+
+// identicalLists is slices.Equal telling a nil list from an empty one.
+func identicalLists[E comparable](a, b []E) bool {
+	return (a == nil) == (b == nil) && slices.Equal(a, b)
+}

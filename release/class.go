@@ -20,7 +20,6 @@ package release
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -94,9 +93,8 @@ type recentClass struct {
 // types of a usual batch; each lookup compares against every entry.
 const recentClassCount = 16
 
-// classify is Classify, reusing a recent encoding when the class is equal
-// to one of the recent ones (reflect.DeepEqual: equal values encode to the
-// same JSON; a class that merely looks alike is encoded again).
+// classify is Classify, reusing a recent encoding when the class is
+// identical to one of the recent ones (see identical).
 func classify(s *policy.Subject, epochs Epochs, recent *recentClasses) ([]byte, error) {
 	c := class{V: classVersion, Holder: s.Holder, Type: s.Type, Label: s.Label, Verified: s.Verified,
 		Originators: s.Originators, HolderOrg: s.HolderOrganisation}
@@ -133,14 +131,27 @@ func classify(s *policy.Subject, epochs Epochs, recent *recentClasses) ([]byte, 
 	return data, nil
 }
 
-// find returns the encoding kept for a class equal to c, or nil.
+// identical reports whether c and d hold the same values, so that they
+// encode alike: field by field, a nil list told from an empty one and times
+// compared with ==. A class of one object (with an id, variants or
+// consents) is never identical to another: those are not kept.
+func (c *class) identical(d *class) bool {
+	if c.ID != "" || d.ID != "" || c.Variants != nil || d.Variants != nil || c.Consents != nil || d.Consents != nil {
+		return false
+	}
+	return c.Type == d.Type && c.V == d.V && c.Holder == d.Holder && c.Created == d.Created &&
+		c.Verified == d.Verified && c.Recalled == d.Recalled && c.HolderOrg == d.HolderOrg &&
+		(c.Topics == nil) == (d.Topics == nil) && slices.Equal(c.Topics, d.Topics) &&
+		(c.Originators == nil) == (d.Originators == nil) && slices.Equal(c.Originators, d.Originators) &&
+		c.Label.Identical(&d.Label)
+}
+
+// find returns the encoding kept for a class identical to c, or nil.
 func (r *recentClasses) find(c *class) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range r.entries {
-		// The type first: most entries differ in it, and comparing it
-		// costs far less than comparing by reflection.
-		if e := &r.entries[i]; e.data != nil && e.c.Type == c.Type && reflect.DeepEqual(*c, e.c) {
+		if e := &r.entries[i]; e.data != nil && e.c.identical(c) {
 			return e.data
 		}
 	}

@@ -130,7 +130,18 @@ func (g *Generator) uuid4() string {
 	}
 	u[6] = (u[6] & 0x0f) | 0x40
 	u[8] = (u[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	const digits = "0123456789abcdef"
+	var out [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = digits[c>>4], digits[c&0xf]
+		j += 2
+	}
+	return string(out[:])
 }
 
 // timestamp returns a time within 2025-2026 at millisecond precision.
@@ -139,6 +150,15 @@ func (g *Generator) timestamp() time.Time {
 }
 
 func ts(t time.Time) string { return stix.FormatTimestamp(t) }
+
+// appendTS appends ts(t) to b. The generator's times are whole
+// milliseconds; another time is formatted by ts.
+func appendTS(b []byte, t time.Time) []byte {
+	if t.Nanosecond()%1e6 != 0 {
+		return append(b, ts(t)...)
+	}
+	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+}
 
 func (g *Generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }
 
@@ -153,9 +173,9 @@ func (g *Generator) common(typ string) string {
 	g.buf = append(g.buf, `","spec_version":"2.1","id":"`...)
 	g.buf = append(g.buf, id...)
 	g.buf = append(g.buf, `","created":"`...)
-	g.buf = append(g.buf, ts(created)...)
+	g.buf = appendTS(g.buf, created)
 	g.buf = append(g.buf, `","modified":"`...)
-	g.buf = append(g.buf, ts(modified)...)
+	g.buf = appendTS(g.buf, modified)
 	g.buf = append(g.buf, '"')
 	if len(g.identities) > 0 {
 		g.str("created_by_ref", g.pick(g.identities))
@@ -170,7 +190,15 @@ func (g *Generator) str(key, val string) {
 	g.buf = append(g.buf, ',', '"')
 	g.buf = append(g.buf, key...)
 	g.buf = append(g.buf, `":`...)
-	g.buf = strconv.AppendQuote(g.buf, val)
+	for i := 0; i < len(val); i++ {
+		if c := val[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			g.buf = strconv.AppendQuote(g.buf, val)
+			return
+		}
+	}
+	// Printable ASCII with no quote or backslash: AppendQuote would copy
+	// it as it is.
+	g.buf = append(append(append(g.buf, '"'), val...), '"')
 }
 
 func (g *Generator) num(key string, n int) {

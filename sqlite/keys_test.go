@@ -25,7 +25,8 @@ func keyedIndicator(t *testing.T, i, v int, name string) *tearline.Object {
 }
 
 // checkKeys fails unless the tables of keys hold exactly one key per
-// stored version and nothing else, and freshKeys counts the fresh ones.
+// stored version and nothing else, and freshKeys counts at least the fresh
+// ones.
 func checkKeys(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -48,7 +49,8 @@ func checkKeys(t *testing.T, s *Store) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM object_ids_fresh`).Scan(&fresh); err != nil {
 		t.Fatal(err)
 	}
-	if fresh != s.freshKeys || fresh >= s.mergeAt {
+	// A delete leaves the count above the keys left, never below.
+	if fresh > s.freshKeys || fresh >= s.mergeAt {
 		t.Errorf("object_ids_fresh holds %d keys; the store counts %d and merges at %d", fresh, s.freshKeys, s.mergeAt)
 	}
 }

@@ -377,6 +377,12 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 		query += ` LIMIT ?`
 		args = append(args, q.Limit+1)
 	}
+	select {
+	case s.readers <- struct{}{}:
+		defer func() { <-s.readers }()
+	case <-ctx.Done():
+		return page, fmt.Errorf("query objects: %w", ctx.Err())
+	}
 	// The rows are read from the driver directly: database/sql would lock,
 	// convert and copy every column of every row again, a fifth of the
 	// time of a page.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,10 @@ type Store struct {
 	// for every transaction.
 	stmts stmtCache
 
+	// readers admits so many page reads (Objects) at a time; see
+	// newStore.
+	readers chan struct{}
+
 	// freshKeys is about how many keys object_ids_fresh holds, and
 	// mergeAt how many it may hold before they are merged (see
 	// mergeFreshKeys); both are read and changed under the writer lock.
@@ -77,7 +82,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now, writer: make(writeLock, 1), mergeAt: freshKeysMerged}
+	s := newStore(db, path)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -106,7 +111,22 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, now: time.Now, readOnly: true, writer: make(writeLock, 1)}, nil
+	s := newStore(db, path)
+	s.readOnly = true
+	return s, nil
+}
+
+// newStore makes the store of db. Page reads (Objects) are admitted a few
+// at a time, twice as many as the CPUs: more would only queue in SQLite,
+// and each would hold a connection of its own, whose page cache grows to
+// 64 MiB. The connections of the admitted reads, the writer's and a few
+// more stay open with their caches warm; others close after use. So the
+// store's memory is bounded whatever the number of clients.
+func newStore(db *sql.DB, path string) *Store {
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	db.SetMaxIdleConns(readers + 4)
+	return &Store{db: db, path: path, now: time.Now, writer: make(writeLock, 1),
+		readers: make(chan struct{}, readers), mergeAt: freshKeysMerged}
 }
 
 // driverName registers the driver with the per-connection settings that the

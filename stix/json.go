@@ -3,7 +3,9 @@ package stix
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -104,7 +106,19 @@ func ParseJSON(data []byte) (Value, error) {
 // parseJSON is ParseJSON that also reports whether the text held any
 // whitespace outside strings.
 func parseJSON(data []byte) (Value, bool, error) {
-	p := parser{data: data}
+	sc := scratchPool.Get().(*scratch)
+	p := parser{data: data, members: sc.members[:0], elems: sc.elems[:0]}
+	defer func() {
+		// What a failed parse left on the stacks is cleared too: a
+		// pooled stack keeps no value alive.
+		clear(p.members)
+		clear(p.elems)
+		// The stacks of an unusually large document are let go.
+		if cap(p.members) <= maxScratch && cap(p.elems) <= maxScratch {
+			sc.members, sc.elems = p.members[:0], p.elems[:0]
+			scratchPool.Put(sc)
+		}
+	}()
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
@@ -121,7 +135,25 @@ type parser struct {
 	data   []byte
 	pos    int
 	spaced bool // whitespace was skipped somewhere
+
+	// members and elems are stacks of the members and elements of the
+	// objects and arrays being read: each is copied out once complete,
+	// into a slice of its exact length, instead of growing one of its own.
+	members []Member
+	elems   []Value
 }
+
+// scratch are a parser's stacks, kept from one parse to the next.
+type scratch struct {
+	members []Member
+	elems   []Value
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxScratch is the most members, or elements, a pooled stack keeps room
+// for.
+const maxScratch = 4096
 
 func (p *parser) errorf(format string, args ...any) error {
 	return &SyntaxError{Offset: p.pos, Msg: fmt.Sprintf(format, args...)}
@@ -187,7 +219,7 @@ func (p *parser) object(depth int) (Value, error) {
 		v.Obj = []Member{}
 		return v, nil
 	}
-	members := make([]Member, 0, 8)
+	base := len(p.members)
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
@@ -198,8 +230,8 @@ func (p *parser) object(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		for i := range members {
-			if members[i].Key == key {
+		for i := range p.members[base:] {
+			if p.members[base+i].Key == key {
 				return Value{}, &SyntaxError{Offset: keyAt, Msg: fmt.Sprintf("duplicate member name %q", key)}
 			}
 		}
@@ -213,7 +245,7 @@ func (p *parser) object(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		members = append(members, Member{Key: key, Value: mv})
+		p.members = append(p.members, Member{Key: key, Value: mv})
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return Value{}, p.errorf("unexpected end of input in object")
@@ -223,7 +255,9 @@ func (p *parser) object(depth int) (Value, error) {
 			p.pos++
 		case '}':
 			p.pos++
-			v.Obj = members
+			v.Obj = slices.Clone(p.members[base:])
+			clear(p.members[base:])
+			p.members = p.members[:base]
 			return v, nil
 		default:
 			return Value{}, p.errorf("expected ',' or '}' in object, found %q", p.data[p.pos])
@@ -240,14 +274,14 @@ func (p *parser) array(depth int) (Value, error) {
 		v.Arr = []Value{}
 		return v, nil
 	}
-	var elems []Value
+	base := len(p.elems)
 	for {
 		p.skipSpace()
 		ev, err := p.value(depth + 1)
 		if err != nil {
 			return Value{}, err
 		}
-		elems = append(elems, ev)
+		p.elems = append(p.elems, ev)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return Value{}, p.errorf("unexpected end of input in array")
@@ -257,7 +291,9 @@ func (p *parser) array(depth int) (Value, error) {
 			p.pos++
 		case ']':
 			p.pos++
-			v.Arr = elems
+			v.Arr = slices.Clone(p.elems[base:])
+			clear(p.elems[base:])
+			p.elems = p.elems[:base]
 			return v, nil
 		default:
 			return Value{}, p.errorf("expected ',' or ']' in array, found %q", p.data[p.pos])

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tearline/tearline/federation"
 	"github.com/tearline/tearline/federation/mailbox"
-	"github.com/tearline/tearline/node"
 )
 
 // addConsoleUser adds a user with role to the usersNode, with a read grant
@@ -43,15 +42,7 @@ func TestConsoleRequestsServed(t *testing.T) {
 	addConsoleUser(t, u, "m.reed", "GBR:SECRET", "releaser")
 	addConsoleUser(t, u, "a.admin", "GBR:SECRET", "admin")
 	ctx := context.Background()
-	n, err := node.Load(u.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(ctx, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, s := openNodeStore(t, u.dir)
 	st := s.(federation.RequestRecords)
 	const id = "consent-request--55555555-5555-4555-8555-555555555555"
 	now := time.Now().UTC()

@@ -79,15 +79,7 @@ func TestServePerPartnerViews(t *testing.T) {
 		t.Fatal(errs)
 	}
 
-	n, err := node.Load(gbr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	n, s := openNodeStore(t, gbr)
 	defer func(d time.Duration) { checkpointInterval = d }(checkpointInterval)
 	checkpointInterval = 20 * time.Millisecond
 	srv, err := newNodeServer(n, s, io.Discard)
@@ -232,15 +224,7 @@ func TestServePerPartnerViews(t *testing.T) {
 	}
 	defer func(d time.Duration) { witnessInterval = d }(witnessInterval)
 	witnessInterval = 20 * time.Millisecond
-	deuNode, err := node.Load(deu)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deuStore, err := openStore(context.Background(), deuNode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer deuStore.Close()
+	deuNode, deuStore := openNodeStore(t, deu)
 	deuSrv, err := newNodeServer(deuNode, deuStore, io.Discard)
 	if err != nil {
 		t.Fatal(err)

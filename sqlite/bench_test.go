@@ -67,13 +67,7 @@ func putAll(b *testing.B, objs []*tearline.Object, batch int) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
-			b.Fatal(err)
-		}
+		s := openWithCollection(b, filepath.Join(b.TempDir(), "bench.db"))
 		b.StartTimer()
 		for i := 0; i < len(objs); i += batch {
 			if _, err := s.PutObjects(ctx, "c", objs[i:min(i+batch, len(objs))]); err != nil {
@@ -96,14 +90,8 @@ func BenchmarkObjectsPage(b *testing.B) {
 	const n = 200000
 	objs := synthObjects(b, n)
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := openWithCollection(b, filepath.Join(b.TempDir(), "bench.db"))
 	defer s.Close()
-	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
-		b.Fatal(err)
-	}
 	for i := 0; i < n; i += 10000 {
 		if _, err := s.PutObjects(ctx, "c", objs[i:i+10000]); err != nil {
 			b.Fatal(err)

@@ -62,15 +62,9 @@ func checkKeys(t *testing.T, s *Store) {
 // versions.
 func TestObjectKeys(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "node.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWithCollection(t, filepath.Join(t.TempDir(), "node.db"))
 	defer s.Close()
 	s.mergeAt = 7
-	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
-		t.Fatal(err)
-	}
 	const ids, versions = 10, 4
 	for v := range versions {
 		var batch []*tearline.Object
@@ -164,13 +158,7 @@ func TestObjectKeys(t *testing.T) {
 func TestMigrationKeysStoredObjects(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "node.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithCollection(t, path)
 	var batch []*tearline.Object
 	for i := range 20 {
 		batch = append(batch, keyedIndicator(t, i, 0, "first"), keyedIndicator(t, i, 1, "first"))
@@ -188,7 +176,8 @@ func TestMigrationKeysStoredObjects(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = Open(ctx, path); err != nil {
+	s, err := Open(ctx, path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

@@ -45,13 +45,7 @@ func TestReceipts(t *testing.T) {
 func TestProvenanceChainMigration(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "node.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithCollection(t, path)
 	// Back to the schema before migration 14, with a one-hop record as
 	// an older build wrote it.
 	if _, err := s.db.ExecContext(ctx, `ALTER TABLE provenance DROP COLUMN chain;
@@ -65,8 +59,11 @@ func TestProvenanceChainMigration(t *testing.T) {
 		INSERT INTO provenance (object_id, hash, sender, originators, through, proof) VALUES (?, ?, 'USA', 'GBR', 1, x'01')`, a.ID, a.Hash[:]); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	if s, err = Open(ctx, path); err != nil {
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
 		t.Fatalf("Open, migrating: %v", err)
 	}
 	defer s.Close()

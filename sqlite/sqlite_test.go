@@ -38,18 +38,28 @@ func contractStore(mergeAt int) storetest.Opener {
 	}
 }
 
+// openWithCollection opens (creating) the database at path, with a
+// collection aliased "c"; the caller closes it.
+func openWithCollection(tb testing.TB, path string) *Store {
+	tb.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
+		s.Close()
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // TestCursorSurvivesRestart pages half-way, reopens the database, and
 // carries on from the same DateAdded cursor.
 func TestCursorSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "node.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
-		t.Fatal(err)
-	}
+	s := openWithCollection(t, path)
 	var objs []*tearline.Object
 	for i := 0; i < 10; i++ {
 		objs = append(objs, &tearline.Object{ID: fmt.Sprintf("url--00000000-0000-4000-8000-%012d", i), Type: "url", SpecVersion: "2.1",
@@ -100,13 +110,11 @@ func TestCursorSurvivesRestart(t *testing.T) {
 func TestBackup(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, filepath.Join(dir, "node.db"))
-	if err != nil {
+	s := openWithCollection(t, filepath.Join(dir, "node.db"))
+	defer s.Close()
+	if _, err := s.PutObjects(ctx, "c", []*tearline.Object{{ID: "url--00000000-0000-4000-8000-000000000001", Type: "url", SpecVersion: "2.1", JSON: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	s.CreateCollection(ctx, tearline.Collection{Alias: "c"})
-	s.PutObjects(ctx, "c", []*tearline.Object{{ID: "url--00000000-0000-4000-8000-000000000001", Type: "url", SpecVersion: "2.1", JSON: []byte(`{}`)}})
 	dest := filepath.Join(dir, "copy.db")
 	if err := s.Backup(ctx, dest); err != nil {
 		t.Fatal(err)
@@ -127,12 +135,9 @@ func TestBackup(t *testing.T) {
 func TestOpenReadOnlyRefusesWrites(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "node.db")
-	s, err := Open(ctx, path)
-	if err != nil {
+	if err := openWithCollection(t, path).Close(); err != nil {
 		t.Fatal(err)
 	}
-	s.CreateCollection(ctx, tearline.Collection{Alias: "c"})
-	s.Close()
 	ro, err := OpenReadOnly(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -156,14 +161,8 @@ func TestOpenReadOnlyRefusesWrites(t *testing.T) {
 // is right only while the driver gives every row memory of its own.
 func TestObjectsKeepTheirContent(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "node.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWithCollection(t, filepath.Join(t.TempDir(), "node.db"))
 	defer s.Close()
-	if _, err := s.CreateCollection(ctx, tearline.Collection{Alias: "c"}); err != nil {
-		t.Fatal(err)
-	}
 	var objs []*tearline.Object
 	for i := range 50 {
 		o, _, err := stix.Parse(fmt.Appendf(nil, `{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"indicator %d %s","pattern":"[ipv4-addr:value = '198.51.100.%d']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`,

@@ -359,7 +359,6 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 		return page, err
 	}
 	cond, args := where(coll, q, false)
-	from := `objects o`
 	// The id, type and spec version come as one value, and the version
 	// as NULL when the object has none: every column read costs the
 	// driver two calls into SQLite per row, a page a thousand rows.
@@ -372,7 +371,7 @@ func (s *Store) Objects(ctx context.Context, q tearline.ObjectQuery) (tearline.O
 		query += `, NOT EXISTS (SELECT 1 FROM object_keys k WHERE k.collection = o.collection AND k.id_key = o.id_key AND k.date_added <> o.date_added)`
 		columns++
 	}
-	query += ` FROM ` + from + ` WHERE ` + cond + ` ORDER BY o.date_added`
+	query += ` FROM objects o WHERE ` + cond + ` ORDER BY o.date_added`
 	if q.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, q.Limit+1)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/internal/jsonscan"
+	"github.com/tearline/tearline/internal/sized"
 	"github.com/tearline/tearline/label"
 	"github.com/tearline/tearline/stix"
 )
@@ -50,7 +50,7 @@ func (h *Handler) postObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	requested := h.now()
-	body, err := readAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxContentLength), r.ContentLength)
+	body, err := sized.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxContentLength), r.ContentLength, h.cfg.MaxContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -140,19 +140,6 @@ func (h *Handler) postObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeStatus(w, r, http.StatusAccepted, st)
-}
-
-// readAll reads r to its end, into a buffer of length n when n is known
-// (an envelope of a thousand objects is large: growing the buffer as it
-// comes would copy it again and again). r bounds what is read.
-func readAll(r io.Reader, n int64) ([]byte, error) {
-	if n <= 0 {
-		return io.ReadAll(r)
-	}
-	var b bytes.Buffer
-	b.Grow(int(n) + 1) // +1: the read that finds the end
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
 }
 
 // BannerHeader carries a banner ("SECRET//REL TO USA, GBR", "TLP:AMBER")

@@ -26,6 +26,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tearline/tearline/internal/sized"
 )
 
 // Media types spoken by the client.
@@ -215,7 +217,7 @@ func (c *Client) do(ctx context.Context, method, rawURL string, body []byte) (*r
 		return nil, fmt.Errorf("%s %s: %w", method, rawURL, err)
 	}
 	defer resp.Body.Close()
-	data, err := readBody(resp, c.maxBytes)
+	data, err := sized.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1), resp.ContentLength, c.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, rawURL, err)
 	}
@@ -229,20 +231,6 @@ func (c *Client) do(ctx context.Context, method, rawURL string, body []byte) (*r
 		return nil, &ResponseError{Method: method, URL: rawURL, Err: err}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
-}
-
-// readBody reads at most max+1 bytes of resp's body, into a buffer of the
-// announced length when there is one (a page of a thousand objects is
-// large: growing the buffer as it comes would copy it again and again).
-func readBody(resp *http.Response, max int64) ([]byte, error) {
-	r := io.LimitReader(resp.Body, max+1)
-	if n := resp.ContentLength; n > 0 && n <= max {
-		var b bytes.Buffer
-		b.Grow(int(n) + 1) // +1: the read that finds the end
-		_, err := b.ReadFrom(r)
-		return b.Bytes(), err
-	}
-	return io.ReadAll(r)
 }
 
 // checkMediaType accepts the TAXII 2.1 media type, and plain JSON from

@@ -34,12 +34,16 @@ func consentWorkflow(n *node.Node, s store) (*federation.Workflow, error) {
 	return nodeWorkflow(n, s, rel)
 }
 
+// errNoRequests is nodeWorkflow's answer for a store that keeps no
+// consent requests: a node without the workflow, not a failure.
+var errNoRequests = errors.New("this store keeps no consent requests")
+
 // nodeWorkflow is the node's consent workflow on store s, deciding with
 // rel: it reaches partners directly, or through their hub.
 func nodeWorkflow(n *node.Node, s store, rel *releasing) (*federation.Workflow, error) {
 	st, ok := s.(federation.RequestRecords)
 	if !ok {
-		return nil, errors.New("this store keeps no consent requests")
+		return nil, errNoRequests
 	}
 	signer := envelope.Signer{Code: n.Config.Node.Partner, KeyID: n.SigningKeyID, Key: n.SigningKey}
 	cards := partner.NewStore(n.Dir, n.Config.Node.Partner)

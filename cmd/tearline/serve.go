@@ -236,8 +236,11 @@ func newNodeServer(n *node.Node, s store, logw interface{ Write([]byte) (int, er
 	ns := &nodeServer{http: &http.Server{Handler: m.instrument("partners", mux), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, logger: logger, node: n, audit: audit, metrics: m}
 	ns.federation, ns.hub = fed, hub
-	if w, err := nodeWorkflow(n, s, vis.rel); err == nil {
+	switch w, err := nodeWorkflow(n, s, vis.rel); {
+	case err == nil:
 		ns.consent = w
+	case !errors.Is(err, errNoRequests):
+		return nil, err
 	}
 	if st, err := nodeLedger(s); err == nil {
 		log := ledger.New(st)

@@ -72,10 +72,13 @@ func newConsole(n *node.Node, s store, us tearline.UserStore, rel *releasing, lo
 	if ls, ok := s.(federation.LinkStore); ok {
 		cfg.Links = consoleLinks{store: ls}
 	}
-	if w, err := nodeWorkflow(n, s, rel); err == nil {
+	switch w, err := nodeWorkflow(n, s, rel); {
+	case err == nil:
 		// As 'tearline release approve' answers: directly, or through
 		// the partner's hub.
 		cfg.Requests = web.WorkflowRequests(w)
+	case !errors.Is(err, errNoRequests):
+		return nil, err
 	}
 	if st, err := nodeLedger(s); err == nil {
 		var keys []ed25519.PublicKey

@@ -466,3 +466,21 @@ func TestAskOnwardRelease(t *testing.T) {
 	}
 
 }
+
+// TestReleaseRequestRecordMustRead: an approved request whose consent
+// record does not read is an error, not a consent shown with no end; the
+// error of the workflow is passed on; other requests need no record.
+func TestReleaseRequestRecordMustRead(t *testing.T) {
+	approved := mailbox.Request{ID: "consent-request--1", State: mailbox.RequestApproved, Record: []byte(`{"not":"a consent"}`)}
+	if got, err := releaseRequest(approved, nil); err == nil {
+		t.Errorf("an unreadable consent record gave %+v and no error", got)
+	}
+	boom := io.ErrUnexpectedEOF
+	if _, err := releaseRequest(mailbox.Request{}, boom); err != boom {
+		t.Errorf("the workflow's error became %v", err)
+	}
+	pending := mailbox.Request{ID: "consent-request--2", State: mailbox.RequestPending}
+	if got, err := releaseRequest(pending, nil); err != nil || !got.Expires.IsZero() || got.ID != pending.ID {
+		t.Errorf("a pending request gave %+v, %v", got, err)
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tearline/tearline/federation"
@@ -18,17 +19,22 @@ type workflowRequests struct{ w *federation.Workflow }
 
 // releaseRequest adds to r what its approval's consent record says: the
 // tearline it covers instead of the object asked about, and when it lapses.
-func releaseRequest(r mailbox.Request) ReleaseRequest {
+// err, the error of what returned r, is passed on. A record that does not
+// read is an error: the console would otherwise show a consent with no end.
+func releaseRequest(r mailbox.Request, err error) (ReleaseRequest, error) {
 	out := ReleaseRequest{Request: r}
-	if r.State == mailbox.RequestApproved && len(r.Record) > 0 {
-		if p, err := federation.ParseConsent(r.Record); err == nil {
-			if p.Original != "" {
-				out.Tearline = p.Object
-			}
-			out.Expires = p.Expires
-		}
+	if err != nil || r.State != mailbox.RequestApproved || len(r.Record) == 0 {
+		return out, err
 	}
-	return out
+	p, err := federation.ParseConsent(r.Record)
+	if err != nil {
+		return out, fmt.Errorf("approved request %s: its consent record does not read: %w", r.ID, err)
+	}
+	if p.Original != "" {
+		out.Tearline = p.Object
+	}
+	out.Expires = p.Expires
+	return out, nil
 }
 
 // as is the workflow acting for the user actor.
@@ -47,32 +53,29 @@ func (c workflowRequests) Requests(ctx context.Context, box mailbox.RequestBox) 
 	}
 	out := make([]ReleaseRequest, len(rs))
 	for i, r := range rs {
-		out[i] = releaseRequest(r)
+		if out[i], err = releaseRequest(r, nil); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 func (c workflowRequests) Request(ctx context.Context, box mailbox.RequestBox, id string) (ReleaseRequest, error) {
-	r, err := c.w.Store.GetRequest(ctx, box, id)
-	return releaseRequest(r), err
+	return releaseRequest(c.w.Store.GetRequest(ctx, box, id))
 }
 
 func (c workflowRequests) Ask(ctx context.Context, actor, object, recipient, note string) (ReleaseRequest, error) {
-	r, err := c.as(actor).Request(ctx, object, recipient, note)
-	return releaseRequest(r), err
+	return releaseRequest(c.as(actor).Request(ctx, object, recipient, note))
 }
 
 func (c workflowRequests) Approve(ctx context.Context, actor, id string, holds time.Duration) (ReleaseRequest, error) {
-	r, err := c.as(actor).Approve(ctx, id, holds)
-	return releaseRequest(r), err
+	return releaseRequest(c.as(actor).Approve(ctx, id, holds))
 }
 
 func (c workflowRequests) ApproveTearline(ctx context.Context, actor, id, variant string, version time.Time, holds time.Duration) (ReleaseRequest, error) {
-	r, err := c.as(actor).ApproveTearline(ctx, id, variant, version, holds)
-	return releaseRequest(r), err
+	return releaseRequest(c.as(actor).ApproveTearline(ctx, id, variant, version, holds))
 }
 
 func (c workflowRequests) Deny(ctx context.Context, actor, id, reason string) (ReleaseRequest, error) {
-	r, err := c.as(actor).Deny(ctx, id, reason)
-	return releaseRequest(r), err
+	return releaseRequest(c.as(actor).Deny(ctx, id, reason))
 }

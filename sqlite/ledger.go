@@ -25,9 +25,9 @@ type Ledger struct {
 	// records: appends join it instead of taking their own, so that the
 	// change and its entry commit together or not at all.
 	tx *sql.Tx
-	// writer is the store's writer lock, taken by appends that start
-	// their own transaction (see Store.begin).
-	writer writeLock
+	// writer runs the appends that take a transaction of their own
+	// (see Store.begin).
+	writer *writer
 }
 
 // dbtx is what a *sql.DB and a *sql.Tx share.
@@ -117,17 +117,12 @@ func (l *Ledger) append(ctx context.Context, first uint64, entries [][]byte, nod
 	// BEGIN IMMEDIATE (the DSN's _txlock): the write lock is held from here.
 	tx := l.tx
 	if tx == nil {
-		select {
-		case l.writer <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		defer func() { <-l.writer }()
+		var done func()
 		var err error
-		if tx, err = l.db.BeginTx(ctx, nil); err != nil {
+		if tx, done, err = l.writer.begin(ctx); err != nil {
 			return err
 		}
-		defer tx.Rollback()
+		defer done()
 	}
 	size, err := ledgerSize(ctx, tx)
 	if err != nil {

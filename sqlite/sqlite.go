@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -37,9 +38,9 @@ type Store struct {
 	path string
 	now  func() time.Time
 
-	// writer admits one write transaction of this process at a time (see
-	// begin).
-	writer writeLock
+	// writer runs the write transactions of this process, one at a
+	// time (see begin).
+	writer *writer
 
 	readOnly bool
 
@@ -125,7 +126,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 func newStore(db *sql.DB, path string) *Store {
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
 	db.SetMaxIdleConns(readers + 4)
-	return &Store{db: db, path: path, now: time.Now, writer: make(writeLock, 1),
+	return &Store{db: db, path: path, now: time.Now, writer: newWriter(db),
 		readers: make(chan struct{}, readers), mergeAt: freshKeysMerged}
 }
 
@@ -141,7 +142,16 @@ func init() {
 		// once per checkpoint, not once per commit. The checkpoint runs in
 		// the committing connection, so that it completes and the WAL
 		// starts over instead of growing while writers keep it busy.
-		_, err := c.Exec(`PRAGMA wal_autocheckpoint = 16384`, nil)
+		if _, err := c.Exec(`PRAGMA wal_autocheckpoint = 16384`, nil); err != nil {
+			return err
+		}
+		// Statement journals stay in memory. A statement that may fail
+		// part-way (an insert of many rows, with its triggers and
+		// constraints) copies each page it changes to one first, and
+		// SQLite writes a journal past 64 KiB to a temporary file: two
+		// system calls per page, as many pages as the write itself.
+		// Each journal lives for one statement.
+		_, err := c.Exec(`PRAGMA temp_store = MEMORY`, nil)
 		return err
 	}})
 }
@@ -152,9 +162,13 @@ func (s *Store) Close() error {
 		return s.db.Close()
 	}
 	s.stmts.close()
+	werr := s.writer.close()
 	_, cerr := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	if err := s.db.Close(); err != nil {
 		return err
+	}
+	if werr != nil {
+		return fmt.Errorf("close sqlite %s: the writers' connection: %w", s.path, werr)
 	}
 	if cerr != nil {
 		return fmt.Errorf("close sqlite %s: checkpoint: %w", s.path, cerr)
@@ -178,28 +192,84 @@ func cancelled(ctx context.Context, n int) error {
 	return nil
 }
 
-// writeLock is held by the process's write transaction. SQLite admits one
-// writer at a time; without it, writers that find the database locked
-// sleep in SQLite's busy handler for 1 to 100 ms at a time and start late,
-// where here they queue and start the moment the writer before them ends.
-type writeLock chan struct{}
+// writer runs the process's write transactions, one at a time, all on
+// one connection.
+//
+// SQLite admits one writer at a time; without the lock, writers that find
+// the database locked sleep in SQLite's busy handler for 1 to 100 ms at a
+// time and start late, where here they queue and start the moment the
+// writer before them ends.
+//
+// The one connection keeps its page cache: SQLite empties a connection's
+// whole cache when it begins a transaction after another connection has
+// written. Write transactions taken from the pool, where reads take the
+// same connections in between, would each start on a connection that
+// another had written since, and read the pages they change (the last
+// pages of the tables, the id index) back from the file every time.
+type writer struct {
+	lock chan struct{}
+	db   *sql.DB
+	// conn is the writers' connection, taken from db on first use and
+	// again if it breaks; read and changed under lock.
+	conn *sql.Conn
+}
+
+func newWriter(db *sql.DB) *writer { return &writer{lock: make(chan struct{}, 1), db: db} }
 
 // begin starts a write transaction (BEGIN IMMEDIATE, the DSN's _txlock)
-// once the process's writer lock is free, or fails when ctx ends first.
-// done rolls the transaction back unless it was committed, and frees the
-// lock; call it (deferred) in every case.
-func (s *Store) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+// once the writer lock is free, or fails when ctx ends first. done rolls
+// the transaction back unless it was committed, and frees the lock; call
+// it (deferred) in every case.
+func (w *writer) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 	select {
-	case s.writer <- struct{}{}:
+	case w.lock <- struct{}{}:
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}
-	tx, err = s.db.BeginTx(ctx, nil)
-	if err != nil {
-		<-s.writer
+	if tx, err = w.beginLocked(ctx); err != nil {
+		<-w.lock
 		return nil, nil, err
 	}
-	return tx, func() { tx.Rollback(); <-s.writer }, nil
+	return tx, func() { tx.Rollback(); <-w.lock }, nil
+}
+
+func (w *writer) beginLocked(ctx context.Context) (*sql.Tx, error) {
+	for retried := false; ; retried = true {
+		if w.conn == nil {
+			c, err := w.db.Conn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			w.conn = c
+		}
+		tx, err := w.conn.BeginTx(ctx, nil)
+		if err == nil || retried || !(errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)) {
+			return tx, err
+		}
+		// The connection broke: the pool closes it, and the next
+		// transaction runs on a new one.
+		w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// close gives the writers' connection back to the pool, once the
+// transaction under way, if any, has ended.
+func (w *writer) close() error {
+	w.lock <- struct{}{}
+	defer func() { <-w.lock }()
+	if w.conn == nil {
+		return nil
+	}
+	err := w.conn.Close()
+	w.conn = nil
+	return err
+}
+
+// begin starts a write transaction of the store's writer (see
+// writer.begin).
+func (s *Store) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	return s.writer.begin(ctx)
 }
 
 // exec runs one write statement in a transaction of its own, under the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tearline/tearline"
 )
@@ -22,7 +23,7 @@ func TestConnectionSettings(t *testing.T) {
 		"foreign_keys":       "1",
 		"busy_timeout":       "10000",
 		"cache_size":         "-65536",
-		"wal_autocheckpoint": "16384",
+		"wal_autocheckpoint": "65536",
 		"temp_store":         "2", // MEMORY
 	}
 	// Connections held at once are distinct.
@@ -120,5 +121,77 @@ func TestWritesShareOneConnection(t *testing.T) {
 	}
 	if open := s.db.Stats().OpenConnections; open != 0 {
 		t.Fatalf("%d connections still open after Close", open)
+	}
+}
+
+// TestCheckpointer checks that the background checkpoints run after
+// writes, and that a checkpoint made while writes go on copies the whole
+// WAL, so that the next write starts the WAL over instead of growing it.
+func TestCheckpointer(t *testing.T) {
+	ctx := context.Background()
+	s := openWithCollection(t, filepath.Join(t.TempDir(), "node.db"))
+	defer s.Close()
+	if err := s.checkpoints.stop(); err != nil {
+		t.Fatal(err)
+	}
+	s.checkpoints = startCheckpointer(s.db, s.writer, 10*time.Millisecond)
+
+	n := 0
+	put := func(count int) {
+		t.Helper()
+		var objs []*tearline.Object
+		for range count {
+			objs = append(objs, &tearline.Object{ID: fmt.Sprintf("url--00000000-0000-4000-8000-%012d", n), Type: "url", SpecVersion: "2.1",
+				Hash: [32]byte{byte(n), byte(n >> 8), byte(n >> 16)}, JSON: fmt.Appendf(nil, `{"n":%d,"pad":"%0200d"}`, n, n)})
+			n++
+		}
+		if _, err := s.PutObjects(ctx, "c", objs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// walFrames is how many frames the WAL holds (a checkpoint with
+	// nothing left to copy reports them).
+	walFrames := func() int {
+		t.Helper()
+		var busy, frames, copied int
+		if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+			t.Fatal(err)
+		}
+		return frames
+	}
+
+	put(1)
+	for deadline := time.Now().Add(time.Minute); s.checkpoints.completed() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint a minute after a write")
+		}
+	}
+	if err := s.checkpoints.stop(); err != nil {
+		t.Fatal(err)
+	}
+	s.checkpoints = nil
+
+	// A write lands between the checkpoint's two steps, as writes go on
+	// during the first; the second copies it.
+	put(2000)
+	big := walFrames()
+	c := &checkpointer{db: s.db, w: s.writer, quit: make(chan struct{}), between: func() { put(500) }}
+	whole, err := c.checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !whole {
+		t.Error("the checkpoint left part of the WAL")
+	}
+	put(1)
+	if small := walFrames(); small >= big/4 {
+		t.Errorf("the WAL holds %d frames after a write of one object, %d before the checkpoint: it was not started over", small, big)
+	}
+	page, err := s.Objects(ctx, tearline.ObjectQuery{Collection: "c", Limit: n + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Objects) != n {
+		t.Fatalf("read %d objects, wrote %d", len(page.Objects), n)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -58,6 +59,10 @@ type Store struct {
 	// newStore.
 	readers chan struct{}
 
+	// checkpoints copies the WAL into the database file in the
+	// background (see checkpointer); nil for a read-only store.
+	checkpoints *checkpointer
+
 	// freshKeys is about how many keys object_ids_fresh holds, and
 	// mergeAt how many it may hold before they are merged (see
 	// mergeFreshKeys); both are read and changed under the writer lock.
@@ -92,6 +97,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: count the fresh keys: %w", path, err)
 	}
+	s.checkpoints = startCheckpointer(db, s.writer, checkpointEvery)
 	return s, nil
 }
 
@@ -136,13 +142,11 @@ const driverName = "tearline-sqlite3"
 
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		// The WAL is copied back into the database once it holds 64 MiB
-		// rather than SQLite's default 4 MiB: pages that a bulk import
-		// dirties again and again (the id index) reach the database file
-		// once per checkpoint, not once per commit. The checkpoint runs in
-		// the committing connection, so that it completes and the WAL
-		// starts over instead of growing while writers keep it busy.
-		if _, err := c.Exec(`PRAGMA wal_autocheckpoint = 16384`, nil); err != nil {
+		// The store copies the WAL back into the database itself, in the
+		// background (see checkpointer). SQLite's own checkpoint, run by
+		// the committing connection under the writer lock, is kept for
+		// when the WAL holds 256 MiB, should the store's fall behind.
+		if _, err := c.Exec(`PRAGMA wal_autocheckpoint = 65536`, nil); err != nil {
 			return err
 		}
 		// Statement journals stay in memory. A statement that may fail
@@ -161,6 +165,7 @@ func (s *Store) Close() error {
 	if s.readOnly {
 		return s.db.Close()
 	}
+	kerr := s.checkpoints.stop()
 	s.stmts.close()
 	werr := s.writer.close()
 	_, cerr := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
@@ -169,6 +174,9 @@ func (s *Store) Close() error {
 	}
 	if werr != nil {
 		return fmt.Errorf("close sqlite %s: the writers' connection: %w", s.path, werr)
+	}
+	if kerr != nil {
+		return fmt.Errorf("close sqlite %s: in the background: %w", s.path, kerr)
 	}
 	if cerr != nil {
 		return fmt.Errorf("close sqlite %s: checkpoint: %w", s.path, cerr)
@@ -212,6 +220,8 @@ type writer struct {
 	// conn is the writers' connection, taken from db on first use and
 	// again if it breaks; read and changed under lock.
 	conn *sql.Conn
+	// ended counts the write transactions ended, committed or not.
+	ended atomic.Uint64
 }
 
 func newWriter(db *sql.DB) *writer { return &writer{lock: make(chan struct{}, 1), db: db} }
@@ -230,7 +240,7 @@ func (w *writer) begin(ctx context.Context) (tx *sql.Tx, done func(), err error)
 		<-w.lock
 		return nil, nil, err
 	}
-	return tx, func() { tx.Rollback(); <-w.lock }, nil
+	return tx, func() { tx.Rollback(); w.ended.Add(1); <-w.lock }, nil
 }
 
 func (w *writer) beginLocked(ctx context.Context) (*sql.Tx, error) {

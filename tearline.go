@@ -86,6 +86,9 @@ const (
 	// Conflict: a version with the same id and version but different content
 	// is stored; the new one was refused.
 	Conflict
+	// Recalled: the originator recalled this version (the store keeps its
+	// tombstone); it is not stored again.
+	Recalled
 )
 
 func (s PutStatus) String() string {
@@ -96,6 +99,8 @@ func (s PutStatus) String() string {
 		return "present"
 	case Conflict:
 		return "conflict"
+	case Recalled:
+		return "recalled"
 	}
 	return "unknown"
 }

@@ -72,6 +72,9 @@ const (
 	// RefusedConflict: this node holds other content under the object's
 	// id and version.
 	RefusedConflict = "duplicate-version"
+	// RefusedRecalled: this node recalled the version, or applied its
+	// originator's recall; it is not stored again.
+	RefusedRecalled = "recalled"
 	// RefusedConsent: a consent record in the batch is malformed, forged,
 	// expired, or not given for what the sender sent with it.
 	RefusedConsent = "consent-invalid"

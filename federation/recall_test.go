@@ -13,6 +13,7 @@ import (
 
 	"github.com/tearline/tearline"
 	"github.com/tearline/tearline/federation/mailbox"
+	"github.com/tearline/tearline/ingest"
 	"github.com/tearline/tearline/ledger"
 	"github.com/tearline/tearline/partner"
 )
@@ -148,8 +149,19 @@ func TestRecallReachesEveryHolder(t *testing.T) {
 		t.Errorf("GBR's audit log does not record the recall")
 	}
 	gbr.verifyLedger()
-	// A copy still on its way is not stored again.
-	gbr.publish(labelled(t, id, "GBR SECRET//REL TO USA, GBR, FVEY//ORIGINATOR GBR", "counter-terrorism"))
+	// A copy still on its way is not stored again, and is reported so.
+	var rejected []ingest.Rejection
+	gbr.mu.Lock()
+	gs := gbr.store
+	gbr.mu.Unlock()
+	sum, err := ingest.Stream(context.Background(), gs, strings.NewReader(labelled(t, id, "GBR SECRET//REL TO USA, GBR, FVEY//ORIGINATOR GBR", "counter-terrorism")),
+		ingest.Options{Collection: "default", Reject: func(r ingest.Rejection) { rejected = append(rejected, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Added != 0 || len(rejected) != 1 || rejected[0].ID != id || rejected[0].Rule != ingest.ErrRecalledRule {
+		t.Errorf("publishing the recalled version again: %+v, rejections %+v; want it rejected as %s", sum, rejected, ingest.ErrRecalledRule)
+	}
 	if gbr.held()[id] != 0 {
 		t.Errorf("a recalled version was stored again")
 	}

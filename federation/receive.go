@@ -322,9 +322,13 @@ func (n *Node) apply(ctx context.Context, sender string, h BatchHeader, data []b
 	d.Record = func(results []tearline.PutResult) []ledger.Event {
 		all := refused
 		for i, r := range results {
-			if r.Status == tearline.Conflict {
+			switch r.Status {
+			case tearline.Conflict:
 				all = append(all, Refusal{ID: w.objs[i].ID, Reason: RefusedConflict,
 					Text: "this node holds other content under the same id and version"})
+			case tearline.Recalled:
+				all = append(all, Refusal{ID: w.objs[i].ID, Reason: RefusedRecalled,
+					Text: "this version was recalled by its originator and is not stored again"})
 			}
 		}
 		added, present := 0, 0

@@ -93,6 +93,10 @@ func (s Summary) Rate() float64 {
 // are already taken by different content.
 const ErrConflictRule = "duplicate-version"
 
+// ErrRecalledRule names the rule reported when an object is a version
+// that its originator recalled.
+const ErrRecalledRule = "recalled"
+
 // item is one object on its way through the pipeline.
 type item struct {
 	index int
@@ -338,6 +342,12 @@ func Stream(parent context.Context, store Store, r io.Reader, opts Options) (Sum
 					Rule: ErrConflictRule, Path: "$.modified",
 					Msg: fmt.Sprintf("another object with id %s and this version (modified %s) but different content is already stored or came earlier in this input; a changed object needs a new modified timestamp",
 						it.obj.ID, stix.FormatTimestamp(it.obj.Version)),
+				}}})
+			case tearline.Recalled:
+				sum.Rejected++
+				report(opts.Reject, it.index, &stix.ObjectError{Index: it.index, ID: it.obj.ID, Problems: []stix.Problem{{
+					Rule: ErrRecalledRule, Path: "$",
+					Msg: fmt.Sprintf("this version of %s was recalled by its originator; a recalled version is not stored again", it.obj.ID),
 				}}})
 			}
 			k++

@@ -239,3 +239,33 @@ func TestStreamElements(t *testing.T) {
 		}
 	}
 }
+
+// recallingStore reports every version recalled, as a store does for a
+// version whose originator recalled it.
+type recallingStore struct{}
+
+func (recallingStore) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
+	res := make([]tearline.PutResult, len(objs))
+	for i := range res {
+		res[i].Status = tearline.Recalled
+	}
+	return res, nil
+}
+
+// TestStreamReportsRecalled: a version the store refuses as recalled is
+// a rejection under its own rule, not an object added.
+func TestStreamReportsRecalled(t *testing.T) {
+	var rejected []Rejection
+	sum, err := Stream(context.Background(), recallingStore{}, strings.NewReader(goodIdentity+"\n"), Options{Collection: "c",
+		Reject: func(r Rejection) { rejected = append(rejected, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum.Elapsed = 0
+	if want := (Summary{Read: 1, Rejected: 1}); sum != want {
+		t.Errorf("Stream summary = %+v; want %+v", sum, want)
+	}
+	if len(rejected) != 1 || rejected[0].Rule != ErrRecalledRule || rejected[0].ID != "identity--311b2d2d-f010-4473-83ec-1edf84858f4c" {
+		t.Errorf("rejections = %+v; want one under rule %s", rejected, ErrRecalledRule)
+	}
+}

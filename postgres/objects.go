@@ -63,6 +63,9 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
 	}
 	results, added := classify(objs, versions, stored)
+	if added, err = withoutRecalled(ctx, tx, objs, results, added); err != nil {
+		return nil, fmt.Errorf("put objects into %q: %w", collection, err)
+	}
 	if len(added) == 0 && within == nil {
 		return results, nil // nothing to write; the rollback only releases the lock
 	}
@@ -473,4 +476,53 @@ func filter(num int32, q tearline.ObjectQuery, versions tearline.VersionFilter) 
 		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+// withoutRecalled marks Recalled the versions of added (indexes into
+// objs) that their originator recalled, and returns the others: a
+// recalled version is never stored again. The trigger objects_recalled
+// would drop them silently; this reports them.
+func withoutRecalled(ctx context.Context, tx pgx.Tx, objs []*tearline.Object, results []tearline.PutResult, added []int) ([]int, error) {
+	if len(added) == 0 {
+		return added, nil
+	}
+	ids := make([]string, len(added))
+	for j, i := range added {
+		ids[j] = objs[i].ID
+	}
+	rows, err := tx.Query(ctx, `SELECT object_id, hash FROM tombstones WHERE object_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("tombstones: %w", err)
+	}
+	recalled := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var hash []byte
+		if err := rows.Scan(&id, &hash); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("tombstones: %w", err)
+		}
+		recalled[id+"\x00"+string(hash)] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tombstones: %w", err)
+	}
+	if len(recalled) == 0 {
+		return added, nil
+	}
+	// A copy later in the batch of a recalled version, which classify
+	// found present, is recalled too.
+	for i, o := range objs {
+		if st := results[i].Status; (st == tearline.Added || st == tearline.Present) && recalled[o.ID+"\x00"+string(o.Hash[:])] {
+			results[i].Status = tearline.Recalled
+		}
+	}
+	kept := added[:0]
+	for _, i := range added {
+		if results[i].Status == tearline.Added {
+			kept = append(kept, i)
+		}
+	}
+	return kept, nil
 }

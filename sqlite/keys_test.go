@@ -166,10 +166,16 @@ func TestMigrationKeysStoredObjects(t *testing.T) {
 	if _, err := s.PutObjects(ctx, "c", batch); err != nil {
 		t.Fatal(err)
 	}
-	// Back to the schema before migration 15.
-	if _, err := s.db.ExecContext(ctx, `DROP TRIGGER objects_keyed; DROP TRIGGER objects_unkeyed; DROP VIEW object_keys;
+	// Back to the schema before migration 15 (and 16, which dropped the
+	// triggers on inserts).
+	if _, err := s.db.ExecContext(ctx, `DROP TRIGGER objects_unkeyed; DROP VIEW object_keys;
 		DROP TABLE object_ids; DROP TABLE object_ids_fresh;
 		CREATE INDEX objects_id ON objects (collection, id_key);
+		CREATE TRIGGER objects_recalled BEFORE INSERT ON objects
+			WHEN EXISTS (SELECT 1 FROM tombstones t WHERE t.object_id = NEW.object_id AND t.hash = NEW.hash)
+		BEGIN
+			SELECT RAISE(IGNORE);
+		END;
 		DELETE FROM schema_migrations WHERE version >= 15`); err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +188,22 @@ func TestMigrationKeysStoredObjects(t *testing.T) {
 	}
 	defer s.Close()
 	checkKeys(t, s)
+	var triggers []string
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'objects' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		triggers = append(triggers, name)
+	}
+	rows.Close()
+	if fmt.Sprint(triggers) != "[objects_unkeyed]" {
+		t.Errorf("triggers on objects after the migrations: %v; want [objects_unkeyed] (inserts have none)", triggers)
+	}
 	var fresh, merged int
 	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM object_ids_fresh), (SELECT count(*) FROM object_ids)`).Scan(&fresh, &merged); err != nil {
 		t.Fatal(err)

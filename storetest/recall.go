@@ -228,8 +228,12 @@ func testRecallIssue(t *testing.T, s RecallStore, st ledger.Storage) {
 		t.Errorf("RecallMessages after a repeated notice = %q; want the first two only", got)
 	}
 	// A copy on its way back is not stored again.
-	if _, err := s.Receive(ctx, "c", []*tearline.Object{recalled}, delivery("AUS", 0, 1, recalled)); err != nil {
+	res, err := s.Receive(ctx, "c", []*tearline.Object{recalled}, delivery("AUS", 0, 1, recalled))
+	if err != nil {
 		t.Fatalf("Receive: %v", err)
+	}
+	if len(res) != 1 || res[0].Status != tearline.Recalled {
+		t.Errorf("Receive(the recalled version) = %v; want it reported recalled", res)
 	}
 	if holds(t, s, "c", recalled) {
 		t.Error("the recalled version came back in a delivery; want it refused by its tombstone")
@@ -311,11 +315,23 @@ func testRecallApply(t *testing.T, s RecallStore, st ledger.Storage) {
 
 	// The purged version never comes back; other versions do.
 	newer := obj(id("report", 1), base.Add(time.Hour), "newer")
-	if _, err := s.Receive(ctx, "c", []*tearline.Object{recalled, newer}, delivery("GBR", 1, 2, recalled, newer)); err != nil {
+	res, err := s.Receive(ctx, "c", []*tearline.Object{recalled, newer}, delivery("GBR", 1, 2, recalled, newer))
+	if err != nil {
 		t.Fatalf("Receive: %v", err)
 	}
-	if _, err := s.PutObjects(ctx, "c2", []*tearline.Object{recalled}); err != nil {
+	if len(res) != 2 || res[0].Status != tearline.Recalled || res[1].Status != tearline.Added {
+		t.Errorf("Receive(recalled, newer) = %v; want recalled, added", res)
+	}
+	before = ledgerSize(t, st)
+	res, err = s.PutObjects(ctx, "c2", []*tearline.Object{recalled})
+	if err != nil {
 		t.Fatalf("PutObjects: %v", err)
+	}
+	if len(res) != 1 || res[0].Status != tearline.Recalled {
+		t.Errorf("PutObjects(the recalled version) = %v; want it reported recalled", res)
+	}
+	if n := ledgerSize(t, st); n != before {
+		t.Errorf("PutObjects(the recalled version) added %d audit entries; want none, as nothing was stored", n-before)
 	}
 	if holds(t, s, "c", recalled) || holds(t, s, "c2", recalled) {
 		t.Error("the recalled version is stored again; want it refused by its tombstone")

@@ -306,8 +306,8 @@ func (r *recorder) successes(ctx context.Context, collection string) ([]StatusDe
 		res := r.results[i]
 		var version time.Time
 		switch {
-		case res.Status == tearline.Conflict:
-			continue
+		case res.Status == tearline.Conflict, res.Status == tearline.Recalled:
+			continue // failures, reported through ingest's rejections
 		case o.Versioned():
 			version = o.Version
 		case res.Status == tearline.Added:

@@ -200,9 +200,18 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
+	// TAXII statuses waiting to be written commit with the objects (see
+	// PutStatus).
+	statuses := s.statuses.take()
+	if err := s.writeStatuses(ctx, tx, statuses); err != nil {
+		s.statuses.putBack(statuses, nil)
+		return nil, fmt.Errorf("put objects: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
+		s.statuses.putBack(statuses, nil)
 		return nil, fmt.Errorf("put objects: commit: %w", err)
 	}
+	written(statuses)
 	s.freshKeys = fresh
 	s.rememberClasses(pending)
 	return results, nil

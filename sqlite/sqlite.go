@@ -59,6 +59,10 @@ type Store struct {
 	// newStore.
 	readers chan struct{}
 
+	// statuses are the TAXII statuses waiting to be written (see
+	// PutStatus).
+	statuses statusQueue
+
 	// checkpoints copies the WAL into the database file in the
 	// background (see checkpointer); nil for a read-only store.
 	checkpoints *checkpointer
@@ -236,6 +240,11 @@ func (w *writer) begin(ctx context.Context) (tx *sql.Tx, done func(), err error)
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}
+	return w.beginHeld(ctx)
+}
+
+// beginHeld is begin for a caller that took the writer lock itself.
+func (w *writer) beginHeld(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 	if tx, err = w.beginLocked(ctx); err != nil {
 		<-w.lock
 		return nil, nil, err

@@ -187,27 +187,6 @@ func (s *Store) Grants(ctx context.Context, principal string) ([]tearline.Grant,
 	return out, rows.Err()
 }
 
-// PutStatus keeps a TAXII status resource until expires.
-func (s *Store) PutStatus(ctx context.Context, id string, body []byte, expires time.Time) error {
-	tx, done, err := s.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("put status %s: %w", id, err)
-	}
-	defer done()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO taxii_statuses (id, body, expires) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires = excluded.expires`, id, body, expires.UnixMicro()); err != nil {
-		return fmt.Errorf("put status %s: %w", id, err)
-	}
-	// Expired statuses are dropped as new ones arrive.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_statuses WHERE expires <= ?`, s.now().UnixMicro()); err != nil {
-		return fmt.Errorf("expire statuses: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("put status %s: commit: %w", id, err)
-	}
-	return nil
-}
-
 // Status returns a status resource that has not expired.
 func (s *Store) Status(ctx context.Context, id string) ([]byte, error) {
 	var body []byte

@@ -1,10 +1,13 @@
 package taxii
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -155,13 +158,41 @@ type storedStatus struct {
 	Collection string    `json:"collection"`
 }
 
+// Stored bodies are the JSON of a storedStatus, compressed: a status
+// lists every object of its POST, some 100 KB for 1,000 objects, which the
+// node's one writer would otherwise write out whole. The first byte tells
+// the form: '{' plain JSON (as first stored), deflatedStatus DEFLATE.
+const deflatedStatus = 1
+
+// maxStatusBody bounds a stored status once inflated.
+const maxStatusBody = 256 << 20
+
+var statusDeflaters = sync.Pool{New: func() any {
+	w, err := flate.NewWriter(nil, flate.BestSpeed)
+	if err != nil {
+		panic(err) // only for a level out of range
+	}
+	return w
+}}
+
 // Put implements StatusStore.
 func (k *KVStatusStore) Put(ctx context.Context, s Status) error {
-	body, err := json.Marshal(storedStatus{Status: s, Requested: s.RequestTimestamp, OwnerID: s.Owner.ID, OwnerKind: s.Owner.Kind, Collection: s.Collection})
+	plain, err := json.Marshal(storedStatus{Status: s, Requested: s.RequestTimestamp, OwnerID: s.Owner.ID, OwnerKind: s.Owner.Kind, Collection: s.Collection})
 	if err != nil {
 		return fmt.Errorf("status %s: %w", s.ID, err)
 	}
-	return k.kv.PutStatus(ctx, s.ID, body, k.now().Add(k.ttl))
+	body := bytes.NewBuffer(make([]byte, 0, 1+len(plain)/2))
+	body.WriteByte(deflatedStatus)
+	w := statusDeflaters.Get().(*flate.Writer)
+	defer statusDeflaters.Put(w)
+	w.Reset(body)
+	if _, err := w.Write(plain); err != nil {
+		return fmt.Errorf("status %s: compress: %w", s.ID, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("status %s: compress: %w", s.ID, err)
+	}
+	return k.kv.PutStatus(ctx, s.ID, body.Bytes(), k.now().Add(k.ttl))
 }
 
 // Get implements StatusStore.
@@ -169,6 +200,17 @@ func (k *KVStatusStore) Get(ctx context.Context, id string) (Status, error) {
 	body, err := k.kv.Status(ctx, id)
 	if err != nil {
 		return Status{}, err
+	}
+	if len(body) > 0 && body[0] == deflatedStatus {
+		r := flate.NewReader(bytes.NewReader(body[1:]))
+		body, err = io.ReadAll(io.LimitReader(r, maxStatusBody+1))
+		r.Close()
+		if err == nil && len(body) > maxStatusBody {
+			err = fmt.Errorf("more than %d bytes once inflated", maxStatusBody)
+		}
+		if err != nil {
+			return Status{}, fmt.Errorf("status %s: stored body: %w", id, err)
+		}
 	}
 	var st storedStatus
 	if err := json.Unmarshal(body, &st); err != nil {

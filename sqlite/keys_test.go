@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -262,5 +264,16 @@ func TestObjectQueryPlans(t *testing.T) {
 				t.Errorf("the plan of %+v has %s:\n%s", q, bad, all)
 			}
 		}
+	}
+}
+
+// TestClassKeys: each object's release class key is the SHA-256 of its
+// class, whether its encoding is shared with other objects or a copy.
+func TestClassKeys(t *testing.T) {
+	a, b := []byte(`{"class":"a"}`), []byte(`{"class":"b"}`)
+	objs := []*tearline.Object{{ReleaseClass: a}, {}, {ReleaseClass: b}, {ReleaseClass: a}, {ReleaseClass: append([]byte(nil), b...)}}
+	want := [][32]byte{sha256.Sum256(a), {}, sha256.Sum256(b), sha256.Sum256(a), sha256.Sum256(b)}
+	if got := classKeys(objs); !reflect.DeepEqual(got, want) {
+		t.Errorf("classKeys = %x; want %x", got, want)
 	}
 }

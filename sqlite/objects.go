@@ -54,6 +54,12 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 // it commits (see Receive).
 func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearline.Object, within func(*sql.Tx, []tearline.PutResult) error) ([]tearline.PutResult, error) {
 	results := make([]tearline.PutResult, len(objs))
+	// What can be worked out before the writer lock is.
+	keys := make([]int64, len(objs))
+	for i, o := range objs {
+		keys[i] = idKey(o.ID)
+	}
+	ckeys := classKeys(objs)
 	tx, done, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
@@ -68,10 +74,6 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 		return nil, fmt.Errorf("put objects: read clock: %w", err)
 	}
 	clockBefore := last // the batch's date_added values follow it
-	keys := make([]int64, len(objs))
-	for i, o := range objs {
-		keys[i] = idKey(o.ID)
-	}
 	have, err := storedVersions(ctx, tx, coll, objs, keys)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
@@ -128,7 +130,7 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 		rows = append(rows, row{i: i, added: last, version: version})
 		results[i] = tearline.PutResult{Status: tearline.Added, DateAdded: time.UnixMicro(last).UTC()}
 	}
-	classes, pending, err := s.classIDs(ctx, tx, objs)
+	classes, pending, err := s.classIDs(ctx, tx, objs, ckeys)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}

@@ -18,14 +18,14 @@ var _ tearline.ReleaseStore = (*Store)(nil)
 // classIDs interns the release classes of objs inside tx and returns each
 // object's class id (0 when it has none), and the ids this transaction
 // created, to be remembered once it commits.
-func (s *Store) classIDs(ctx context.Context, tx *sql.Tx, objs []*tearline.Object) ([]int64, map[[32]byte]int64, error) {
+func (s *Store) classIDs(ctx context.Context, tx *sql.Tx, objs []*tearline.Object, keys [][32]byte) ([]int64, map[[32]byte]int64, error) {
 	ids := make([]int64, len(objs))
 	var pending map[[32]byte]int64
 	for i, o := range objs {
 		if len(o.ReleaseClass) == 0 {
 			continue
 		}
-		key := sha256.Sum256(o.ReleaseClass)
+		key := keys[i]
 		if id, ok := s.cachedClass(key); ok {
 			ids[i] = id
 			continue
@@ -49,6 +49,26 @@ func (s *Store) classIDs(ctx context.Context, tx *sql.Tx, objs []*tearline.Objec
 		ids[i] = id
 	}
 	return ids, pending, nil
+}
+
+// classKeys returns the key of each object's release class (see
+// classIDs), zero for an object without one. A batch holds few classes:
+// each is hashed once.
+func classKeys(objs []*tearline.Object) [][32]byte {
+	keys := make([][32]byte, len(objs))
+	seen := make(map[string][32]byte)
+	for i, o := range objs {
+		if len(o.ReleaseClass) == 0 {
+			continue
+		}
+		key, ok := seen[string(o.ReleaseClass)]
+		if !ok {
+			key = sha256.Sum256(o.ReleaseClass)
+			seen[string(o.ReleaseClass)] = key
+		}
+		keys[i] = key
+	}
+	return keys
 }
 
 func (s *Store) cachedClass(key [32]byte) (int64, bool) {

@@ -265,6 +265,32 @@ func TestObjectQueryPlans(t *testing.T) {
 			}
 		}
 	}
+	// The lookup of a batch's keys searches both tables by key.
+	rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+storedVersionsSQL, 1, "[1,2,3]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	rows.Close()
+	all := strings.Join(plan, "\n")
+	for _, want := range []string{"SEARCH object_ids USING PRIMARY KEY (collection=? AND id_key=?)", "SEARCH object_ids_fresh USING PRIMARY KEY (collection=? AND id_key=?)"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the plan of the stored versions lookup lacks %q:\n%s", want, all)
+		}
+	}
+	for _, bad := range []string{"AUTOMATIC", "SCAN object_ids", "SCAN o"} {
+		if strings.Contains(all, bad) {
+			t.Errorf("the plan of the stored versions lookup has %s:\n%s", bad, all)
+		}
+	}
 }
 
 // TestClassKeys: each object's release class key is the SHA-256 of its

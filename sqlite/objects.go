@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearl
 		return nil, fmt.Errorf("put objects: read clock: %w", err)
 	}
 	clockBefore := last // the batch's date_added values follow it
-	have, err := storedVersions(ctx, tx, coll, objs, keys)
+	have, err := s.storedVersions(ctx, tx, coll, objs, keys)
 	if err != nil {
 		return nil, fmt.Errorf("put objects: %w", err)
 	}
@@ -312,53 +313,58 @@ func recalledVersions(ctx context.Context, tx *sql.Tx, objs []*tearline.Object) 
 	return out, nil
 }
 
+// storedVersionsSQL reads the versions stored under keys (a JSON array)
+// in collection.
+const storedVersionsSQL = `SELECT o.object_id, o.version, o.hash, o.class FROM object_keys k JOIN objects o ON o.date_added = k.date_added
+	WHERE k.collection = ? AND k.id_key IN (SELECT value FROM json_each(?))`
+
 // storedVersions returns, for each id of the batch that the collection
 // already holds, the versions stored and their hashes.
-func storedVersions(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearline.Object, keys []int64) (map[string][]stored, error) {
+func (s *Store) storedVersions(ctx context.Context, tx *sql.Tx, coll int64, objs []*tearline.Object, keys []int64) (map[string][]stored, error) {
 	have := make(map[string][]stored)
 	want := make(map[string]bool, len(objs))
-	uniq := make([]any, 0, len(objs))
+	list := make([]byte, 0, 1+21*len(keys))
+	list = append(list, '[')
 	seen := make(map[int64]bool, len(objs))
 	for i, o := range objs {
 		want[o.ID] = true
 		if !seen[keys[i]] {
 			seen[keys[i]] = true
-			uniq = append(uniq, keys[i])
+			if len(list) > 1 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, keys[i], 10)
 		}
 	}
-	const chunk = 500
-	for start := 0; start < len(uniq); start += chunk {
-		part := uniq[start:min(start+chunk, len(uniq))]
-		rows, err := tx.QueryContext(uninterrupted(ctx), `SELECT o.object_id, o.version, o.hash, o.class FROM object_keys k JOIN objects o ON o.date_added = k.date_added
-			WHERE k.collection = ? AND k.id_key IN (?`+
-			strings.Repeat(`,?`, len(part)-1)+`)`, append([]any{coll}, part...)...)
-		if err != nil {
-			return nil, err
-		}
-		for n := 0; rows.Next(); n++ {
-			if err := cancelled(ctx, n); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			var id string
-			var st stored
-			var h []byte
-			if err := rows.Scan(&id, &st.version, &h, &st.class); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if !want[id] {
-				continue // another id with the same key
-			}
-			copy(st.hash[:], h)
-			have[id] = append(have[id], st)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+	list = append(list, ']')
+	// The keys go as one JSON array, not one parameter each: a statement
+	// of its own text, prepared once, and one value bound.
+	q, err := s.stmts.get(ctx, s.db, storedVersionsSQL)
+	if err != nil {
+		return nil, err
 	}
-	return have, nil
+	rows, err := tx.StmtContext(ctx, q).QueryContext(uninterrupted(ctx), coll, string(list)) // text: SQLite reads a blob as JSONB
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for n := 0; rows.Next(); n++ {
+		if err := cancelled(ctx, n); err != nil {
+			return nil, err
+		}
+		var id string
+		var st stored
+		var h []byte
+		if err := rows.Scan(&id, &st.version, &h, &st.class); err != nil {
+			return nil, err
+		}
+		if !want[id] {
+			continue // another id with the same key
+		}
+		copy(st.hash[:], h)
+		have[id] = append(have[id], st)
+	}
+	return have, rows.Err()
 }
 
 // where builds the filter shared by Objects and DeleteObjects.

@@ -486,6 +486,13 @@ func withoutRecalled(ctx context.Context, tx pgx.Tx, objs []*tearline.Object, re
 	if len(added) == 0 {
 		return added, nil
 	}
+	var some bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tombstones)`).Scan(&some); err != nil {
+		return nil, fmt.Errorf("tombstones: %w", err)
+	}
+	if !some { // most nodes, most of the time
+		return added, nil
+	}
 	ids := make([]string, len(added))
 	for j, i := range added {
 		ids[j] = objs[i].ID

@@ -55,7 +55,7 @@ func (s *Store) PutObjects(ctx context.Context, collection string, objs []*tearl
 // it commits (see Receive).
 func (s *Store) putObjects(ctx context.Context, collection string, objs []*tearline.Object, within func(*sql.Tx, []tearline.PutResult) error) ([]tearline.PutResult, error) {
 	results := make([]tearline.PutResult, len(objs))
-	// What can be worked out before the writer lock is.
+	// The keys are hashed before the writer lock is taken.
 	keys := make([]int64, len(objs))
 	for i, o := range objs {
 		keys[i] = idKey(o.ID)

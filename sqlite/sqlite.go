@@ -154,8 +154,8 @@ func init() {
 			return err
 		}
 		// Statement journals stay in memory. A statement that may fail
-		// part-way (an insert of many rows, with its triggers and
-		// constraints) copies each page it changes to one first, and
+		// part-way (an insert of many rows, with its constraints)
+		// copies each page it changes to one first, and
 		// SQLite writes a journal past 64 KiB to a temporary file: two
 		// system calls per page, as many pages as the write itself.
 		// Each journal lives for one statement.
@@ -214,10 +214,10 @@ func cancelled(ctx context.Context, n int) error {
 //
 // The one connection keeps its page cache: SQLite empties a connection's
 // whole cache when it begins a transaction after another connection has
-// written. Write transactions taken from the pool, where reads take the
-// same connections in between, would each start on a connection that
-// another had written since, and read the pages they change (the last
-// pages of the tables, the id index) back from the file every time.
+// written. A write transaction taken from the pool starts on another
+// connection whenever a read took the last writer's in between, and then
+// reads the pages it changes (the last pages of the tables, the indexes)
+// back from the file; the more reads, the more often.
 type writer struct {
 	lock chan struct{}
 	db   *sql.DB

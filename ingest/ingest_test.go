@@ -44,14 +44,15 @@ func BenchmarkStreamSQLite(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
 }
 
-// nullStore accepts everything without storing, to measure the parsing side
-// of the pipeline alone.
-type nullStore struct{}
+// resultStore stores nothing and reports every object with its status:
+// resultStore(tearline.Added) measures the parsing side of the pipeline
+// alone.
+type resultStore tearline.PutStatus
 
-func (nullStore) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
+func (st resultStore) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
 	res := make([]tearline.PutResult, len(objs))
 	for i := range res {
-		res[i].Status = tearline.Added
+		res[i].Status = tearline.PutStatus(st)
 	}
 	return res, nil
 }
@@ -62,7 +63,7 @@ func BenchmarkStreamParseOnly(b *testing.B) {
 	synth.New(1).WriteJSONLines(&data, n)
 	b.SetBytes(int64(data.Len()))
 	for b.Loop() {
-		sum, err := Stream(context.Background(), nullStore{}, bytes.NewReader(data.Bytes()), Options{Collection: "c", BatchSize: 10000})
+		sum, err := Stream(context.Background(), resultStore(tearline.Added), bytes.NewReader(data.Bytes()), Options{Collection: "c", BatchSize: 10000})
 		if err != nil || sum.Added != n {
 			b.Fatalf("Stream = %+v, %v", sum, err)
 		}
@@ -178,7 +179,7 @@ func TestSynthIsDeterministicAndValid(t *testing.T) {
 	if bytes.Equal(a.Bytes(), c.Bytes()) {
 		t.Fatal("different seeds wrote the same objects")
 	}
-	sum, err := Stream(context.Background(), nullStore{}, &a, Options{Collection: "c"})
+	sum, err := Stream(context.Background(), resultStore(tearline.Added), &a, Options{Collection: "c"})
 	if err != nil || sum.Rejected != 0 || sum.Read != 2000 {
 		t.Errorf("synthetic objects: %+v, %v; want 2000 read, none rejected", sum, err)
 	}
@@ -240,23 +241,11 @@ func TestStreamElements(t *testing.T) {
 	}
 }
 
-// recallingStore reports every version recalled, as a store does for a
-// version whose originator recalled it.
-type recallingStore struct{}
-
-func (recallingStore) PutObjects(ctx context.Context, collection string, objs []*tearline.Object) ([]tearline.PutResult, error) {
-	res := make([]tearline.PutResult, len(objs))
-	for i := range res {
-		res[i].Status = tearline.Recalled
-	}
-	return res, nil
-}
-
 // TestStreamReportsRecalled: a version the store refuses as recalled is
 // a rejection under its own rule, not an object added.
 func TestStreamReportsRecalled(t *testing.T) {
 	var rejected []Rejection
-	sum, err := Stream(context.Background(), recallingStore{}, strings.NewReader(goodIdentity+"\n"), Options{Collection: "c",
+	sum, err := Stream(context.Background(), resultStore(tearline.Recalled), strings.NewReader(goodIdentity+"\n"), Options{Collection: "c",
 		Reject: func(r Rejection) { rejected = append(rejected, r) }})
 	if err != nil {
 		t.Fatal(err)

@@ -276,6 +276,12 @@ func storedHashes(ctx context.Context, tx pgx.Tx, num int32, objs []*tearline.Ob
 	return stored, nil
 }
 
+// contentKey is one content of an object: its id and hash.
+type contentKey struct {
+	id   string
+	hash [32]byte
+}
+
 // classify decides the fate of each object of a batch given what is stored,
 // treating earlier objects of the batch as stored for later ones. It returns
 // the results, DateAdded still unset, and the indexes of the objects to add.
@@ -283,10 +289,6 @@ func classify(objs []*tearline.Object, versions []int64, stored map[int32][]byte
 	type versionKey struct {
 		id      string
 		version int64
-	}
-	type contentKey struct {
-		id   string
-		hash [32]byte
 	}
 	// known holds, for each id and version, the hash that wins: the stored
 	// one, else the first of the batch.
@@ -501,7 +503,7 @@ func withoutRecalled(ctx context.Context, tx pgx.Tx, objs []*tearline.Object, re
 	if err != nil {
 		return nil, fmt.Errorf("tombstones: %w", err)
 	}
-	recalled := map[string]bool{}
+	recalled := map[contentKey]bool{}
 	for rows.Next() {
 		var id string
 		var hash []byte
@@ -509,7 +511,11 @@ func withoutRecalled(ctx context.Context, tx pgx.Tx, objs []*tearline.Object, re
 			rows.Close()
 			return nil, fmt.Errorf("tombstones: %w", err)
 		}
-		recalled[id+"\x00"+string(hash)] = true
+		if len(hash) != 32 {
+			rows.Close()
+			return nil, fmt.Errorf("tombstones: the tombstone of %s holds a hash of %d bytes, not 32", id, len(hash))
+		}
+		recalled[contentKey{id, [32]byte(hash)}] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -521,7 +527,7 @@ func withoutRecalled(ctx context.Context, tx pgx.Tx, objs []*tearline.Object, re
 	// A copy later in the batch of a recalled version, which classify
 	// found present, is recalled too.
 	for i, o := range objs {
-		if st := results[i].Status; (st == tearline.Added || st == tearline.Present) && recalled[o.ID+"\x00"+string(o.Hash[:])] {
+		if st := results[i].Status; (st == tearline.Added || st == tearline.Present) && recalled[contentKey{o.ID, o.Hash}] {
 			results[i].Status = tearline.Recalled
 		}
 	}

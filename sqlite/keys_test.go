@@ -241,24 +241,7 @@ func TestObjectQueryPlans(t *testing.T) {
 		{},
 	} {
 		cond, args := where(1, q, false)
-		rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT o.date_added FROM objects o WHERE `+cond+` ORDER BY o.date_added LIMIT 1001`, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		all := strings.Join(plan, "\n")
+		all := queryPlan(t, s, `SELECT o.date_added FROM objects o WHERE `+cond+` ORDER BY o.date_added LIMIT 1001`, args...)
 		for _, bad := range []string{"AUTOMATIC", "CO-ROUTINE", "SCAN"} {
 			if strings.Contains(all, bad) {
 				t.Errorf("the plan of %+v has %s:\n%s", q, bad, all)
@@ -266,21 +249,7 @@ func TestObjectQueryPlans(t *testing.T) {
 		}
 	}
 	// The lookup of a batch's keys searches both tables by key.
-	rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+storedVersionsSQL, 1, "[1,2,3]")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	rows.Close()
-	all := strings.Join(plan, "\n")
+	all := queryPlan(t, s, storedVersionsSQL, 1, "[1,2,3]")
 	for _, want := range []string{"SEARCH object_ids USING PRIMARY KEY (collection=? AND id_key=?)", "SEARCH object_ids_fresh USING PRIMARY KEY (collection=? AND id_key=?)"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the plan of the stored versions lookup lacks %q:\n%s", want, all)
@@ -291,6 +260,29 @@ func TestObjectQueryPlans(t *testing.T) {
 			t.Errorf("the plan of the stored versions lookup has %s:\n%s", bad, all)
 		}
 	}
+}
+
+// queryPlan is SQLite's plan of query, a line a step.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.db.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
 }
 
 // TestClassKeys: each object's release class key is the SHA-256 of its

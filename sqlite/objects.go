@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -275,7 +276,7 @@ func recalledVersions(ctx context.Context, tx *sql.Tx, objs []*tearline.Object) 
 	if !some || len(objs) == 0 { // most nodes, most of the time
 		return nil, nil
 	}
-	ids := make([]any, 0, len(objs))
+	ids := make([]string, 0, len(objs))
 	seen := make(map[string]bool, len(objs))
 	for _, o := range objs {
 		if !seen[o.ID] {
@@ -283,32 +284,30 @@ func recalledVersions(ctx context.Context, tx *sql.Tx, objs []*tearline.Object) 
 			ids = append(ids, o.ID)
 		}
 	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("tombstones: %w", err)
+	}
+	// The ids as one JSON array, as storedVersions passes its keys.
+	rows, err := tx.QueryContext(ctx, `SELECT object_id, hash FROM tombstones WHERE object_id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("tombstones: %w", err)
+	}
+	defer rows.Close()
 	out := map[tombstoneKey]bool{}
-	const chunk = 500
-	for start := 0; start < len(ids); start += chunk {
-		part := ids[start:min(start+chunk, len(ids))]
-		rows, err := tx.QueryContext(ctx, `SELECT object_id, hash FROM tombstones WHERE object_id IN (?`+strings.Repeat(`,?`, len(part)-1)+`)`, part...)
-		if err != nil {
+	for rows.Next() {
+		var id string
+		var hash []byte
+		if err := rows.Scan(&id, &hash); err != nil {
 			return nil, fmt.Errorf("tombstones: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			var hash []byte
-			if err := rows.Scan(&id, &hash); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("tombstones: %w", err)
-			}
-			if len(hash) != 32 {
-				rows.Close()
-				return nil, fmt.Errorf("tombstones: the tombstone of %s holds a hash of %d bytes, not 32", id, len(hash))
-			}
-			out[tombstoneKey{id, [32]byte(hash)}] = true
+		if len(hash) != 32 {
+			return nil, fmt.Errorf("tombstones: the tombstone of %s holds a hash of %d bytes, not 32", id, len(hash))
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("tombstones: %w", err)
-		}
+		out[tombstoneKey{id, [32]byte(hash)}] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tombstones: %w", err)
 	}
 	return out, nil
 }
